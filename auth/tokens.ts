@@ -1,0 +1,191 @@
+import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { WardenError } from '../errors/catalogue.ts';
+import type { User } from '../store/types.ts';
+import { fillPlaceholders } from './patterns.ts';
+
+/** The claims of every Warden token (shared/CONTRACT.md, "Token claims"), plus the session ones. */
+export interface TokenClaims {
+  readonly sub: string;
+  readonly username: string;
+  readonly tenant?: string;
+  readonly roles: readonly string[];
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  readonly invoke: readonly string[];
+  readonly jti: string;
+  readonly iat: number;
+  readonly exp: number;
+  /** Session id: the chain of tokens that one login starts, kept across renewals. */
+  readonly sid: string;
+  /** When the session's login happened (epoch s), as in OpenID Connect. */
+  readonly auth_time: number;
+}
+
+export interface Session {
+  readonly sid: string;
+  readonly authTime: number;
+}
+
+export interface TokenServiceOptions {
+  /** The shared key; its UTF-8 bytes are the HMAC key. */
+  readonly key: string;
+  /** Lifetime of an issued token, seconds. */
+  readonly ttl: number;
+  /** Milliseconds since the epoch; injectable so tests can freeze time. */
+  readonly now?: () => number;
+}
+
+export const TOKEN_ALGORITHM = 'HS256';
+/** Tolerated clock skew between workers when checking `iat`, seconds. */
+const MAX_IAT_SKEW = 5;
+const MAX_ARRAY = 256;
+const MAX_STRING = 512;
+
+export function newId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/**
+ * Signs and verifies Warden's JWTs: HS256 with the shared key, algorithm pinned on verify,
+ * `exp`/`iat`/`jti`/`sub` required, lifetime capped, and only allow-listed own properties of the
+ * payload read (a `__proto__` or unknown claim grants nothing).
+ *
+ * The key is held as a KeyObject: jsonwebtoken 9 first tries to parse a string key as a PEM key,
+ * which measured ~445 µs per HS256 verify here against ~10 µs with a KeyObject.
+ *
+ * @example
+ *   const tokens = new TokenService({ key: config.authKey, ttl: 3600 });
+ *   const { token, claims } = tokens.issue(user);
+ *   tokens.verify(token).username === user.username;
+ */
+export class TokenService {
+  readonly key: KeyObject;
+  readonly ttl: number;
+  readonly now: () => number;
+
+  constructor(options: TokenServiceOptions) {
+    this.key = createSecretKey(Buffer.from(options.key, 'utf8'));
+    this.ttl = options.ttl;
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * The claims of a new token for `user`. `iat` is never below the user's revocation cut-off,
+   * so a login in the same second as `warden user revoke` still yields a valid token.
+   */
+  claimsFor(user: User, session?: Session): TokenClaims {
+    const iat = Math.max(Math.floor(this.now() / 1000), user.tokensValidFrom);
+    const values = { username: user.username, sub: user.id, tenant: user.tenant };
+    return {
+      sub: user.id,
+      username: user.username,
+      ...(user.tenant === null ? {} : { tenant: user.tenant }),
+      roles: [...user.roles],
+      publish: fillPlaceholders(user.publish, values),
+      subscribe: fillPlaceholders(user.subscribe, values),
+      invoke: fillPlaceholders(user.invoke, values),
+      jti: newId(),
+      iat,
+      exp: iat + this.ttl,
+      sid: session?.sid ?? newId(),
+      auth_time: session?.authTime ?? iat,
+    };
+  }
+
+  sign(claims: TokenClaims): string {
+    return jwt.sign({ ...claims }, this.key, { algorithm: TOKEN_ALGORITHM });
+  }
+
+  /** Signs an untrusted payload (SocketCluster's setAuthToken) after checking it has Warden's claims. */
+  signPayload(payload: unknown): string {
+    return this.sign(readClaims(payload));
+  }
+
+  /** Claims and signed token of a new token for `user`. */
+  issue(user: User, session?: Session): { token: string; claims: TokenClaims } {
+    const claims = this.claimsFor(user, session);
+    return { token: this.sign(claims), claims };
+  }
+
+  /** Verifies a token and returns its allow-listed claims; throws AuthTokenInvalidError/ExpiredError. */
+  verify(token: unknown): TokenClaims {
+    if (typeof token !== 'string' || token === '') {
+      throw new WardenError('AuthTokenInvalidError', 'the auth token must be a non-empty string');
+    }
+    const nowSeconds = Math.floor(this.now() / 1000);
+    let payload: unknown;
+    try {
+      payload = jwt.verify(token, this.key, { algorithms: [TOKEN_ALGORITHM], clockTimestamp: nowSeconds });
+    } catch (error) {
+      if (error instanceof jwt.TokenExpiredError) {
+        throw new WardenError('AuthTokenExpiredError', 'the auth token has expired', { cause: error });
+      }
+      throw new WardenError('AuthTokenInvalidError', 'the auth token is invalid', { cause: error });
+    }
+    const claims = readClaims(payload);
+    if (claims.exp - claims.iat > this.ttl) {
+      throw new WardenError('AuthTokenInvalidError', 'the auth token lives longer than this server issues');
+    }
+    if (claims.iat > nowSeconds + MAX_IAT_SKEW) {
+      throw new WardenError('AuthTokenInvalidError', 'the auth token was issued in the future');
+    }
+    return claims;
+  }
+}
+
+function invalid(what: string): WardenError {
+  return new WardenError('AuthTokenInvalidError', `the auth token's ${what}`);
+}
+
+function own(payload: object, key: string): unknown {
+  return Object.hasOwn(payload, key) ? (payload as Record<string, unknown>)[key] : undefined;
+}
+
+function str(payload: object, key: string, optional = false): string | undefined {
+  const value = own(payload, key);
+  if (value === undefined && optional) return undefined;
+  if (typeof value !== 'string' || value === '' || value.length > MAX_STRING)
+    throw invalid(`"${key}" claim is missing or not a string`);
+  return value;
+}
+
+function int(payload: object, key: string): number {
+  const value = own(payload, key);
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    throw invalid(`"${key}" claim is missing or not a time`);
+  return value;
+}
+
+function strings(payload: object, key: string): readonly string[] {
+  const value = own(payload, key);
+  if (!Array.isArray(value) || value.length > MAX_ARRAY) throw invalid(`"${key}" claim is not a list`);
+  const list: string[] = [];
+  for (const item of value as unknown[]) {
+    if (typeof item !== 'string' || item.length > MAX_STRING)
+      throw invalid(`"${key}" claim is not a list of strings`);
+    list.push(item);
+  }
+  return Object.freeze(list);
+}
+
+/** Builds a fresh, frozen claims object from allow-listed own properties only. */
+function readClaims(payload: unknown): TokenClaims {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
+    throw invalid('payload is not an object');
+  const tenant = str(payload, 'tenant', true);
+  return Object.freeze({
+    sub: str(payload, 'sub') as string,
+    username: str(payload, 'username') as string,
+    ...(tenant === undefined ? {} : { tenant }),
+    roles: strings(payload, 'roles'),
+    publish: strings(payload, 'publish'),
+    subscribe: strings(payload, 'subscribe'),
+    invoke: strings(payload, 'invoke'),
+    jti: str(payload, 'jti') as string,
+    iat: int(payload, 'iat'),
+    exp: int(payload, 'exp'),
+    sid: str(payload, 'sid') as string,
+    auth_time: int(payload, 'auth_time'),
+  });
+}

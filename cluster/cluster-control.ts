@@ -1,0 +1,70 @@
+import type { Revocation, RevocationList } from '../auth/revocations.ts';
+import type { Logger } from '../log/logger.ts';
+import type { ClusterEvent, Store } from '../store/types.ts';
+import type { ControlBus } from './control-bus.ts';
+import type { ControlMessage } from './control-messages.ts';
+
+export interface ClusterControlOptions {
+  readonly store: Store;
+  readonly revocations: RevocationList;
+  readonly bus: ControlBus;
+  readonly log: Logger;
+  /** Called once per new revocation, whichever path brought it (local, bus, store). */
+  readonly onRevoked: (revocation: Revocation) => void;
+  /** Called when a user's record changed and their sockets need fresh tokens now. */
+  readonly onUserChanged: (userId: string) => void;
+  readonly now?: () => number;
+}
+
+/**
+ * The one place where revocations and user changes enter a worker and leave it for the cluster.
+ * A revocation is written to the store first (durable, seen by workers that start later), then
+ * applied here and sent on the control bus (fast path, ~ms); the store's event feed is the slow,
+ * reliable path (one poll interval). Applying is idempotent, so duplicates are harmless.
+ *
+ * @example
+ *   await control.revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp });
+ */
+export class ClusterControl {
+  private readonly now: () => number;
+
+  constructor(private readonly options: ClusterControlOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /**
+   * Revokes cluster-wide. If the store is down, the revocation still takes effect on the live
+   * cluster (memory and bus) and the error is rethrown so the caller can say it is not durable.
+   */
+  async revoke(revocation: Revocation): Promise<void> {
+    let storeError: unknown = null;
+    try {
+      await this.options.store.appendEvent(revocation);
+    } catch (error) {
+      storeError = error;
+    }
+    this.apply(revocation);
+    this.options.bus.publish({ type: 'revoke', revocation });
+    if (storeError !== null) throw storeError;
+  }
+
+  /** Handles a message from another worker. */
+  handleMessage(message: ControlMessage): void {
+    if (message.type === 'revoke') this.apply(message.revocation);
+    else this.options.onUserChanged(message.userId);
+  }
+
+  /** Handles an event from the store's log. */
+  handleEvent(event: ClusterEvent): void {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    if (event.expiresAt < nowSeconds) return;
+    const { kind, subject, value, expiresAt } = event;
+    if (kind === 'user-changed') this.options.onUserChanged(subject);
+    else this.apply({ kind, subject, value, expiresAt });
+  }
+
+  private apply(revocation: Revocation): void {
+    const { kind, subject, value, expiresAt } = revocation;
+    if (this.options.revocations.add({ kind, subject, value, expiresAt })) this.options.onRevoked(revocation);
+  }
+}

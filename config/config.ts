@@ -1,0 +1,195 @@
+import { z } from 'zod';
+
+/**
+ * Warden's configuration, parsed once from the environment into a frozen, typed object.
+ * Every variable is validated; a bad value throws a ConfigError that names the variable.
+ * Secrets are resolved separately (see secrets.ts) because that step touches the file system.
+ *
+ * @example
+ *   const config = parseConfig(process.env, { authKey: 'k'.repeat(32), sccAuthKey: 's'.repeat(32) });
+ */
+export interface Config {
+  readonly nodeEnv: 'development' | 'production' | 'test';
+  readonly production: boolean;
+  readonly port: number;
+  readonly host: string;
+  readonly workers: number;
+  readonly brokers: number;
+  readonly databaseUrl: string;
+  readonly dataDir: string;
+  /** Shared HS256 key; its UTF-8 bytes are the HMAC key, as with SocketCluster's `authKey`. */
+  readonly authKey: string;
+  readonly tokenTtl: number;
+  readonly tokenRenewInterval: number;
+  /** How long a replaced token is still accepted (a reconnect racing its renewal). */
+  readonly tokenReuseGrace: number;
+  readonly sessionMaxAge: number;
+  readonly sessionIdleTimeout: number | null;
+  /** `null` means: only the server's own origin (the Origin's host equals the Host header). */
+  readonly allowedOrigins: readonly string[] | null;
+  readonly maxPayload: number;
+  readonly maxChannelsPerSocket: number;
+  readonly loginRateLimit: { readonly max: number; readonly windowSeconds: number };
+  readonly sccStateServerHost: string;
+  readonly sccStateServerPort: number;
+  readonly sccBrokerServerPort: number;
+  readonly sccAuthKey: string;
+  /** The address brokers and workers announce to the state server; null: the one it sees. */
+  readonly sccInstanceIp: string | null;
+  /** Longest a draining worker waits for in-flight RPCs before closing its sockets, seconds. */
+  readonly shutdownTimeout: number;
+  readonly revocationPollInterval: number;
+  /** log2 of scrypt's N for new password hashes. */
+  readonly passwordHashCost: number;
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`${variable}: ${message}`);
+  }
+}
+
+const MIN_KEY_BYTES = 32;
+
+const intIn = (min: number, max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const port = intIn(0, 65535);
+const seconds = intIn(1, 365 * 24 * 3600);
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: port.default(8000),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  WORKERS: intIn(1, 256).default(2),
+  BROKERS: intIn(1, 64).default(1),
+  DATABASE_URL: z
+    .string()
+    .trim()
+    .refine(
+      (v) => /^sqlite:.+/.test(v) || /^mysql:\/\/.+/.test(v),
+      'must be sqlite:PATH or mysql://user:pass@host:port/db',
+    )
+    .default('sqlite:./data/warden.db'),
+  DATA_DIR: z.string().trim().min(1).default('./data'),
+  TOKEN_TTL: seconds.default(3600),
+  TOKEN_RENEW_INTERVAL: seconds.default(1800),
+  TOKEN_REUSE_GRACE: intIn(0, 300).default(10),
+  SESSION_MAX_AGE: seconds.default(12 * 3600),
+  SESSION_IDLE_TIMEOUT: seconds.optional(),
+  ALLOWED_ORIGINS: z.string().trim().optional(),
+  WS_MAX_PAYLOAD: intIn(1024, 16 * 1024 * 1024).default(64 * 1024),
+  MAX_CHANNELS_PER_SOCKET: intIn(1, 100000).default(1000),
+  LOGIN_RATE_LIMIT: intIn(1, 100000).default(10),
+  LOGIN_RATE_WINDOW: seconds.default(60),
+  SCC_STATE_SERVER_HOST: z.string().trim().min(1).default('127.0.0.1'),
+  SCC_STATE_SERVER_PORT: port.default(7777),
+  SCC_BROKER_SERVER_PORT: port.default(8888),
+  SCC_INSTANCE_IP: z.string().trim().min(1).optional(),
+  SHUTDOWN_TIMEOUT: intIn(1, 600).default(20),
+  REVOCATION_POLL_INTERVAL: intIn(50, 60000).default(250),
+  PASSWORD_HASH_COST: intIn(14, 20).default(17),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export interface ResolvedSecrets {
+  authKey: string;
+  sccAuthKey: string;
+}
+
+function parseOrigins(raw: string | undefined, variable: string): readonly string[] | null {
+  if (raw === undefined || raw === '') return null;
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter((o) => o !== '');
+  for (const origin of origins) {
+    if (origin === '*') continue;
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError(variable, `"${origin}" is not an origin like https://app.example.com`);
+    }
+    if (url.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(variable, `"${origin}" must be scheme://host[:port] with no path`);
+    }
+  }
+  return Object.freeze(origins.map((o) => o.replace(/\/$/, '')));
+}
+
+function checkKey(variable: string, key: string): void {
+  if (Buffer.byteLength(key, 'utf8') < MIN_KEY_BYTES) {
+    throw new ConfigError(variable, `must be at least ${MIN_KEY_BYTES} bytes`);
+  }
+}
+
+/** Parses the environment (without secrets resolution) and freezes the result. */
+export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): Config {
+  const raw: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    // An empty variable counts as unset, as in most shells' `VAR= command`.
+    if (value !== undefined && value !== '') raw[key] = value;
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const variable = String(issue?.path[0] ?? 'environment');
+    throw new ConfigError(variable, `${issue?.message ?? 'invalid'} (got "${raw[variable] ?? ''}")`);
+  }
+  const v = parsed.data;
+  checkKey('AUTH_KEY', secrets.authKey);
+  checkKey('SCC_AUTH_KEY', secrets.sccAuthKey);
+  if (secrets.authKey === secrets.sccAuthKey) {
+    throw new ConfigError(
+      'SCC_AUTH_KEY',
+      'must differ from AUTH_KEY (the cluster secret is never the JWT key)',
+    );
+  }
+  if (v.TOKEN_RENEW_INTERVAL + v.TOKEN_REUSE_GRACE >= v.TOKEN_TTL) {
+    throw new ConfigError(
+      'TOKEN_TTL',
+      `must exceed TOKEN_RENEW_INTERVAL (${v.TOKEN_RENEW_INTERVAL}) plus TOKEN_REUSE_GRACE (${v.TOKEN_REUSE_GRACE}), or tokens expire before they are renewed`,
+    );
+  }
+  return Object.freeze({
+    nodeEnv: v.NODE_ENV,
+    production: v.NODE_ENV === 'production',
+    port: v.PORT,
+    host: v.HOST,
+    workers: v.WORKERS,
+    brokers: v.BROKERS,
+    databaseUrl: v.DATABASE_URL,
+    dataDir: v.DATA_DIR,
+    authKey: secrets.authKey,
+    tokenTtl: v.TOKEN_TTL,
+    tokenRenewInterval: v.TOKEN_RENEW_INTERVAL,
+    tokenReuseGrace: v.TOKEN_REUSE_GRACE,
+    sessionMaxAge: v.SESSION_MAX_AGE,
+    sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT ?? null,
+    allowedOrigins: parseOrigins(v.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS'),
+    maxPayload: v.WS_MAX_PAYLOAD,
+    maxChannelsPerSocket: v.MAX_CHANNELS_PER_SOCKET,
+    loginRateLimit: Object.freeze({ max: v.LOGIN_RATE_LIMIT, windowSeconds: v.LOGIN_RATE_WINDOW }),
+    sccStateServerHost: v.SCC_STATE_SERVER_HOST,
+    sccStateServerPort: v.SCC_STATE_SERVER_PORT,
+    sccBrokerServerPort: v.SCC_BROKER_SERVER_PORT,
+    sccAuthKey: secrets.sccAuthKey,
+    sccInstanceIp: v.SCC_INSTANCE_IP ?? null,
+    shutdownTimeout: v.SHUTDOWN_TIMEOUT,
+    revocationPollInterval: v.REVOCATION_POLL_INTERVAL,
+    passwordHashCost: v.PASSWORD_HASH_COST,
+    logLevel: v.LOG_LEVEL,
+  });
+}

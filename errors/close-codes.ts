@@ -1,0 +1,21 @@
+/**
+ * Every WebSocket close code Warden sends, in one place.
+ *
+ * SocketCluster reserves 4000-4009 (4000 server ping timeout, 4001 client pong timeout, 4002 token
+ * signing failure, 4005 handshake timeout, ...), so Warden's own codes live in 4100-4199
+ * (client reconnects after its back-off) and 4500+ (socketcluster-client never reconnects).
+ */
+export const CloseCodes = {
+  /**
+   * The worker is draining (SIGTERM, rolling update). Reconnect elsewhere soon. A stock
+   * socketcluster-client reconnects at once only after 4000/4001/1005; Warden's client tunes its
+   * back-off so that this code means a reconnect within about a second.
+   */
+  WORKER_DRAINING: 4100,
+  /** The socket exceeded its inbound action budget. */
+  RATE_LIMITED: 4129,
+  /** The handshake came from an Origin outside ALLOWED_ORIGINS: retrying cannot help. */
+  ORIGIN_FORBIDDEN: 4503,
+} as const;
+
+export type CloseCode = (typeof CloseCodes)[keyof typeof CloseCodes];

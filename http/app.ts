@@ -1,0 +1,68 @@
+import express, { type Express, type RequestHandler } from 'express';
+import type { IncomingMessage } from 'node:http';
+import { WardenError } from '../errors/catalogue.ts';
+import type { Logger } from '../log/logger.ts';
+import { createAuthRoutes, type AuthRouteDeps } from './auth-routes.ts';
+import { createErrorResponder, notFound } from './errors.ts';
+import { createHealthRoutes, type HealthDeps } from './health-routes.ts';
+import { createDemoRoutes } from './demo-routes.ts';
+
+export interface HttpAppDeps extends AuthRouteDeps, HealthDeps {
+  readonly log: Logger;
+  readonly originGuard: (request: IncomingMessage) => void;
+  readonly allowedOrigins: readonly string[] | null;
+  /** Largest JSON body accepted, bytes. */
+  readonly bodyLimit?: number;
+}
+
+/**
+ * Refuses cross-origin browser requests from origins outside ALLOWED_ORIGINS and answers CORS
+ * for the allowed ones, so a team's web app on another origin can call /auth/*.
+ */
+function corsAndOrigin(deps: HttpAppDeps): RequestHandler {
+  return (request, response, next) => {
+    const origin = request.headers.origin;
+    if (origin === undefined) return next();
+    try {
+      deps.originGuard(request);
+    } catch (error) {
+      return next(error);
+    }
+    if (deps.allowedOrigins !== null) {
+      response.setHeader('Access-Control-Allow-Origin', origin);
+      response.setHeader('Vary', 'Origin');
+      response.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization');
+      response.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+      response.setHeader('Access-Control-Max-Age', '600');
+    }
+    if (request.method === 'OPTIONS') return void response.status(204).end();
+    next();
+  };
+}
+
+/**
+ * The Express app on Warden's HTTP server: auth, health, the demo page; JSON errors from the
+ * shared catalogue.
+ *
+ * @example
+ *   const app = createHttpApp({ store, hasher, limiter, tokens, revocations, revoke, ... });
+ *   http.createServer(app);
+ */
+export function createHttpApp(deps: HttpAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.use(createHealthRoutes(deps));
+  app.use('/auth', corsAndOrigin(deps), express.json({ limit: deps.bodyLimit ?? 16 * 1024, strict: true }));
+  app.use('/auth', (request, _response, next) => {
+    if (request.method === 'POST' && request.path === '/login' && !request.is('application/json')) {
+      return next(new WardenError('BadRequestError', 'send the credentials as application/json'));
+    }
+    next();
+  });
+  app.use('/auth', createAuthRoutes(deps));
+  app.use(createDemoRoutes());
+  app.use(notFound);
+  app.use(createErrorResponder(deps.log));
+  return app;
+}

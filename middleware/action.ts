@@ -1,0 +1,36 @@
+import type { IncomingMessage } from 'node:http';
+import type { WardenSocket } from '../sockets/socket-facade.ts';
+
+/**
+ * The part of SocketCluster's middleware action that Warden reads, typed. SC's own typings
+ * omit some of these fields (e.g. `request` on HANDSHAKE_SC).
+ */
+export interface MiddlewareAction {
+  readonly type:
+    | 'handshakeWS'
+    | 'handshakeSC'
+    | 'message'
+    | 'transmit'
+    | 'invoke'
+    | 'subscribe'
+    | 'publishIn'
+    | 'publishOut'
+    | 'authenticate';
+  readonly socket?: WardenSocket;
+  readonly request?: IncomingMessage;
+  readonly channel?: string;
+  readonly procedure?: string;
+  readonly receiver?: string;
+  readonly authToken?: unknown;
+  readonly signedAuthToken?: string;
+  /** Set by SC when it found the socket's token expired while handling this very action. */
+  readonly authTokenExpiredError?: Error;
+  allow(): void;
+  block(error: Error): void;
+}
+
+/** An authorizer inspects one action and throws a WardenError to refuse it. */
+export type Authorizer = (action: MiddlewareAction) => void;
+
+/** SC hands each middleware a per-socket async stream of actions. */
+export type ActionStream = AsyncIterable<MiddlewareAction>;

@@ -1,0 +1,66 @@
+import type { AGServer } from 'socketcluster-server';
+import { toWardenError } from '../errors/catalogue.ts';
+import type { ActionStream, Authorizer, MiddlewareAction } from './action.ts';
+
+export interface InboundAuthorizers {
+  readonly authenticate: Authorizer;
+  readonly publish: Authorizer;
+  readonly subscribe: Authorizer;
+  readonly invoke: Authorizer;
+}
+
+/** Runs one authorizer on an action: allow when it returns, block with a client-safe error when it throws. */
+function decide(
+  action: MiddlewareAction,
+  authorizer: Authorizer | undefined,
+  onError: (error: unknown) => void,
+): void {
+  try {
+    authorizer?.(action);
+    action.allow();
+  } catch (error) {
+    const wardenError = toWardenError(error);
+    if (wardenError.name === 'InternalError') onError(error);
+    action.block(wardenError);
+  }
+}
+
+/**
+ * Installs Warden's middleware on an AGServer: SocketCluster allows one middleware function per
+ * type, each consuming a per-socket stream of actions, so this dispatches each action to the
+ * authorizer of its type. Anything without an authorizer is allowed (deny-by-default lives in the
+ * authorizers of the actions that carry client intent).
+ *
+ * @example
+ *   installMiddleware(agServer, { inbound: {...}, handshake: originGuard, onError: log.error });
+ */
+export function installMiddleware(
+  agServer: AGServer,
+  options: {
+    inbound: InboundAuthorizers;
+    handshake: Authorizer;
+    onError: (error: unknown) => void;
+  },
+): void {
+  const byType: Partial<Record<MiddlewareAction['type'], Authorizer>> = {
+    authenticate: options.inbound.authenticate,
+    publishIn: options.inbound.publish,
+    subscribe: options.inbound.subscribe,
+    invoke: options.inbound.invoke,
+    transmit: options.inbound.invoke,
+  };
+  const consume = async (
+    stream: ActionStream,
+    pick: (action: MiddlewareAction) => Authorizer | undefined,
+  ) => {
+    for await (const action of stream) decide(action, pick(action), options.onError);
+  };
+  agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND, (stream) => {
+    void consume(stream as unknown as ActionStream, (action) => byType[action.type]);
+  });
+  agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
+    void consume(stream as unknown as ActionStream, (action) =>
+      action.type === 'handshakeSC' ? options.handshake : undefined,
+    );
+  });
+}

@@ -1,0 +1,71 @@
+import type { ChildProcess } from 'node:child_process';
+import type { Logger } from '../log/logger.ts';
+import type { RoleMessage } from './process.ts';
+
+export type RoleSpawner = () => ChildProcess;
+
+/** How long a role may take to stop on SIGTERM before it is killed, ms (workers drain first). */
+const STOP_GRACE_MS = 30_000;
+/** A process that ran this long before crashing restarts without back-off. */
+const HEALTHY_UPTIME_MS = 30_000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * One supervised role process: started, restarted with exponential back-off when it dies
+ * (100 ms, 200 ms, ... up to 30 s; reset after 30 s of uptime), stopped with SIGTERM and, past the
+ * grace period, SIGKILL.
+ */
+export class RoleProcess {
+  private child: ChildProcess | null = null;
+  private failures = 0;
+  private stopping = false;
+  private startedAt = 0;
+  private markReady: () => void = () => {};
+  /** Resolves the first time the process reports ready. */
+  readonly ready: Promise<void>;
+
+  constructor(
+    readonly role: string,
+    private readonly spawn: RoleSpawner,
+    private readonly log: Logger,
+  ) {
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    const child = this.spawn();
+    this.child = child;
+    this.startedAt = Date.now();
+    child.on('message', (message: RoleMessage) => {
+      if (message?.type === 'ready') this.markReady();
+    });
+    child.once('exit', (code, signal) => this.onExit(child, code, signal));
+  }
+
+  /** SIGTERM, then SIGKILL after the grace period; resolves when the process has exited. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (child === null || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private onExit(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping || child !== this.child) return;
+    if (Date.now() - this.startedAt >= HEALTHY_UPTIME_MS) this.failures = 0;
+    const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.failures);
+    this.failures++;
+    this.log.warn(`${this.role} exited; restarting`, { pid: child.pid, code, signal, inMs: delay });
+    setTimeout(() => {
+      if (!this.stopping) this.start();
+    }, delay);
+  }
+}

@@ -1,0 +1,107 @@
+import cluster from 'node:cluster';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type Config } from '../config/index.ts';
+import { PasswordHasher } from '../auth/passwords.ts';
+import { seedDemoUsers } from '../admin/demo-users.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { openStore } from '../store/index.ts';
+import { RoleProcess, type RoleSpawner } from './role-process.ts';
+
+const WARDEN_BIN = fileURLToPath(new URL('../bin/warden.js', import.meta.url));
+
+/**
+ * `warden start` (what `npm start` runs): the whole cluster on this host, the topology of
+ * `kubernetes/` as processes. One state server, BROKERS scc-broker processes on consecutive ports
+ * from SCC_BROKER_SERVER_PORT, and WORKERS workers sharing PORT.
+ *
+ * Workers share PORT through node:cluster: Node 20 has no SO_REUSEPORT option (`reusePort`
+ * arrived in 22.12/23.1), and node:cluster's round-robin hand-off spreads connections evenly
+ * where the kernel's SO_REUSEPORT hashing can pile them onto one worker.
+ */
+export async function runSupervisor(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger({ role: 'supervisor', level: config.logLevel });
+  const demo = await prepareStore(config);
+
+  const roles: RoleProcess[] = [];
+  const stateEnv = { SCC_STATE_SERVER_PORT: String(config.sccStateServerPort) };
+  const state = new RoleProcess('state', spawnChild(['state'], stateEnv), log);
+  roles.push(state);
+  state.start();
+  await state.ready;
+  for (let i = 0; i < config.brokers; i++) {
+    const broker = new RoleProcess(
+      'broker',
+      spawnChild(['broker'], { SCC_BROKER_SERVER_PORT: String(config.sccBrokerServerPort + i) }),
+      log,
+    );
+    roles.push(broker);
+    broker.start();
+  }
+  cluster.setupPrimary({ exec: WARDEN_BIN, args: ['worker'], silent: false });
+  const workers: RoleProcess[] = [];
+  for (let i = 0; i < config.workers; i++) {
+    const worker = new RoleProcess('worker', spawnClusterWorker(), log);
+    workers.push(worker);
+    roles.push(worker);
+    worker.start();
+  }
+  installShutdown(log, roles, workers);
+  await Promise.all(workers.map((worker) => worker.ready));
+  printBanner(config, demo);
+}
+
+async function prepareStore(config: Config): Promise<Array<{ username: string; password: string }>> {
+  const store = openStore(config.databaseUrl);
+  try {
+    await store.migrate();
+    return config.production
+      ? []
+      : await seedDemoUsers(store, new PasswordHasher({ cost: config.passwordHashCost }));
+  } finally {
+    await store.close();
+  }
+}
+
+function spawnChild(args: string[], env: Record<string, string>): RoleSpawner {
+  return () =>
+    fork(WARDEN_BIN, args, {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+}
+
+function spawnClusterWorker(): RoleSpawner {
+  return () => cluster.fork().process;
+}
+
+function printBanner(config: Config, demo: Array<{ username: string; password: string }>): void {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const lines = [
+    ``,
+    `Warden is ready: http://${host}:${config.port}/`,
+    `  ${config.workers} worker(s), ${config.brokers} broker(s), state server on :${config.sccStateServerPort}`,
+  ];
+  if (demo.length > 0) {
+    lines.push('  Demo users (passwords shown once; log in on the page above or with POST /auth/login):');
+    for (const { username, password } of demo) lines.push(`    ${username.padEnd(6)} ${password}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n\n');
+}
+
+function installShutdown(log: Logger, roles: RoleProcess[], workers: RoleProcess[]): void {
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info('stopping every role', { signal });
+    // Workers first (they drain their sockets), then brokers, then the state server.
+    await Promise.all(workers.map((worker) => worker.stop()));
+    const others = roles.filter((role) => !workers.includes(role)).reverse();
+    for (const role of others) await role.stop();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+}

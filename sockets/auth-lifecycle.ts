@@ -1,0 +1,207 @@
+import type { AGServer } from 'socketcluster-server';
+import { permissionsOf } from '../auth/permissions.ts';
+import type { Revocation, RevocationList } from '../auth/revocations.ts';
+import type { TokenClaims, TokenService } from '../auth/tokens.ts';
+import { WardenError } from '../errors/catalogue.ts';
+import { DeadlineScheduler } from '../lifecycle/deadline-scheduler.ts';
+import type { Logger } from '../log/logger.ts';
+import type { Store } from '../store/types.ts';
+import { claimsOf, isOpen, type WardenSocket } from './socket-facade.ts';
+import type { SocketRegistry } from './socket-registry.ts';
+
+/** Client event that tells a socket why it lost its authentication (SC's own deauth carries no reason). */
+export const AUTH_ENDED_EVENT = 'warden:authEnded';
+
+export interface AuthLifecycleOptions {
+  readonly registry: SocketRegistry;
+  readonly tokens: TokenService;
+  readonly store: Store;
+  readonly revocations: RevocationList;
+  /** Revokes a replaced token cluster-wide (ClusterControl.revoke). */
+  readonly revoke: (revocation: Revocation) => Promise<void>;
+  /** Seconds between renewals of a socket's token. */
+  readonly renewInterval: number;
+  /** Seconds a replaced token is still accepted. */
+  readonly reuseGrace: number;
+  readonly sessionMaxAge: number;
+  readonly log: Logger;
+  readonly now?: () => number;
+  readonly random?: () => number;
+}
+
+const RETRY_AFTER_STORE_FAILURE_MS = 30_000;
+
+/**
+ * Makes every live socket follow its token. SocketCluster checks `exp` only when the client
+ * sends something, and keeps a socket's subscriptions after deauthentication; here one
+ * DeadlineScheduler per worker wakes each socket at its renewal time (reissue with fresh claims
+ * from the store) or, failing that, at its expiry (deauthenticate), and every change of token
+ * kicks the socket out of channels its new claims no longer allow.
+ *
+ * @example
+ *   const lifecycle = new AuthLifecycle({ registry, tokens, store, revocations, revoke, renewInterval: 1800, ... });
+ *   lifecycle.attach(agServer);
+ */
+export class AuthLifecycle {
+  private readonly scheduler: DeadlineScheduler<WardenSocket>;
+  private readonly now: () => number;
+  private readonly random: () => number;
+  private readonly renewing = new Set<WardenSocket>();
+
+  constructor(private readonly options: AuthLifecycleOptions) {
+    this.now = options.now ?? Date.now;
+    this.random = options.random ?? Math.random;
+    this.scheduler = new DeadlineScheduler({ onDue: (socket) => this.due(socket), now: this.now });
+  }
+
+  get scheduled(): number {
+    return this.scheduler.size;
+  }
+
+  attach(agServer: AGServer): void {
+    void (async () => {
+      for await (const { socket } of agServer.listener('authentication')) this.onAuthenticated(socket);
+    })();
+    void (async () => {
+      for await (const { socket } of agServer.listener('deauthentication')) this.onDeauthenticated(socket);
+    })();
+    void (async () => {
+      for await (const { socket } of agServer.listener('closure')) this.forget(socket);
+    })();
+  }
+
+  /** Ends a socket's authentication with a reason, on this worker. */
+  endAuthentication(socket: WardenSocket, reason: WardenError): void {
+    this.forget(socket);
+    if (!isOpen(socket)) return;
+    socket.transmit(AUTH_ENDED_EVENT, { name: reason.name, code: reason.code, message: reason.message }, {});
+    void socket.deauthenticate();
+    this.reconcileSubscriptions(socket, null);
+  }
+
+  /** Deauthenticates this worker's sockets that a new revocation covers. */
+  enforce(revocation: Revocation): void {
+    const { registry } = this.options;
+    const sockets =
+      revocation.kind === 'token'
+        ? registry.ofToken(revocation.subject)
+        : revocation.kind === 'session'
+          ? registry.ofSession(revocation.subject)
+          : registry.ofUser(revocation.subject);
+    for (const socket of sockets) {
+      const claims = registry.claims(socket);
+      const nowSeconds = Math.floor(this.now() / 1000);
+      const problem =
+        claims === undefined
+          ? null
+          : this.options.revocations.problem(claims, nowSeconds, this.options.reuseGrace);
+      if (problem !== null) this.endAuthentication(socket, problem);
+    }
+  }
+
+  /** Reissues the tokens of every socket of this user at once (permissions changed, disabled). */
+  async renewUser(userId: string): Promise<void> {
+    await Promise.all(this.options.registry.ofUser(userId).map((socket) => this.renew(socket)));
+  }
+
+  /** Reissues one socket's token with claims re-read from the store. */
+  async renew(socket: WardenSocket): Promise<void> {
+    const old = this.options.registry.claims(socket);
+    if (old === undefined || this.renewing.has(socket)) return;
+    this.renewing.add(socket);
+    try {
+      await this.reissue(socket, old);
+    } finally {
+      this.renewing.delete(socket);
+    }
+  }
+
+  stop(): void {
+    this.scheduler.stop();
+  }
+
+  private async reissue(socket: WardenSocket, old: TokenClaims): Promise<void> {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    if (old.auth_time + this.options.sessionMaxAge <= nowSeconds) {
+      this.endAuthentication(
+        socket,
+        new WardenError('SessionExpiredError', 'the session has reached its maximum age; log in again'),
+      );
+      return;
+    }
+    let user;
+    try {
+      user = await this.options.store.findUserById(old.sub);
+    } catch (error) {
+      // Keep the socket on the token it has; try again later, and expiry still applies.
+      this.options.log.warn('renewal postponed: store unavailable', { error });
+      this.scheduler.schedule(socket, Math.min(old.exp * 1000, this.now() + RETRY_AFTER_STORE_FAILURE_MS));
+      return;
+    }
+    if (user === null || user.disabled) {
+      this.endAuthentication(
+        socket,
+        new WardenError('AuthTokenRevokedError', 'the account is disabled or removed'),
+      );
+      return;
+    }
+    if (!isOpen(socket) || this.options.registry.claims(socket) !== old) return;
+    const claims = this.options.tokens.claimsFor(user, { sid: old.sid, authTime: old.auth_time });
+    await socket.setAuthToken(claims as never);
+    // The replaced token is revoked; `value` records when, for reuse detection.
+    await this.options
+      .revoke({ kind: 'token', subject: old.jti, value: nowSeconds, expiresAt: old.exp })
+      .catch((error: unknown) =>
+        this.options.log.warn('replaced token revoked on the live cluster only', { error }),
+      );
+  }
+
+  private onAuthenticated(socket: WardenSocket): void {
+    const claims = claimsOf(socket);
+    if (claims === null || !isOpen(socket)) return;
+    this.options.registry.set(socket, claims);
+    // A token already replaced (accepted within the reuse grace) is renewed right away.
+    const replaced = this.options.revocations.replacedAt(claims.jti) !== null;
+    this.scheduler.schedule(socket, replaced ? this.now() : this.deadline(claims));
+    this.reconcileSubscriptions(socket, claims);
+  }
+
+  private onDeauthenticated(socket: WardenSocket): void {
+    this.forget(socket);
+    if (isOpen(socket) && claimsOf(socket) === null) this.reconcileSubscriptions(socket, null);
+  }
+
+  private forget(socket: WardenSocket): void {
+    this.options.registry.delete(socket);
+    this.scheduler.cancel(socket);
+  }
+
+  /**
+   * The next wake-up: the renewal time, jittered over the last tenth of the interval (at most
+   * 5 min) so that sockets authenticated in the same second do not all renew in the same tick.
+   */
+  private deadline(claims: TokenClaims): number {
+    const interval = this.options.renewInterval * 1000;
+    const jitter = this.random() * Math.min(interval / 10, 300_000);
+    return Math.min(claims.iat * 1000 + interval - jitter, claims.exp * 1000);
+  }
+
+  private due(socket: WardenSocket): void {
+    const claims = this.options.registry.claims(socket);
+    if (claims === undefined) return;
+    if (this.now() >= claims.exp * 1000) {
+      this.endAuthentication(socket, new WardenError('AuthTokenExpiredError', 'the auth token has expired'));
+      return;
+    }
+    this.renew(socket).catch((error: unknown) => this.options.log.error('renewal failed', { error }));
+  }
+
+  /** Kicks the socket out of every channel `claims` do not allow (all of them when null). */
+  private reconcileSubscriptions(socket: WardenSocket, claims: TokenClaims | null): void {
+    const allowed = claims === null ? null : permissionsOf(claims);
+    const kicked = socket
+      .subscriptions()
+      .filter((channel) => allowed === null || !allowed.canSubscribe(channel));
+    if (kicked.length > 0) void socket.kickOut(kicked, 'not allowed by the current auth token');
+  }
+}

@@ -1,0 +1,118 @@
+import type { AGServer } from 'socketcluster-server';
+import { checkLogin, parseCredentials, type LoginDeps } from '../auth/login.ts';
+import type { TokenService } from '../auth/tokens.ts';
+import type { Revocation } from '../auth/revocations.ts';
+import { toWardenError, WardenError } from '../errors/catalogue.ts';
+import type { Logger } from '../log/logger.ts';
+import { claimsOf, remoteAddressOf, type WardenSocket } from './socket-facade.ts';
+
+/** What a procedure handler gets and returns; a thrown WardenError reaches the client by name. */
+export type ProcedureHandler = (socket: WardenSocket, data: unknown) => Promise<unknown>;
+
+export interface ProcedureDeps extends LoginDeps {
+  readonly tokens: TokenService;
+  readonly revoke: (revocation: Revocation) => Promise<void>;
+  readonly log: Logger;
+}
+
+/** Procedures an unauthenticated socket may invoke. */
+export const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set(['login']);
+/** Procedures every authenticated socket may invoke, whatever its `invoke` claims. */
+export const SESSION_PROCEDURES: ReadonlySet<string> = new Set(['logout']);
+
+/**
+ * Warden's WebSocket procedures (shared/CONTRACT.md, "WebSocket"):
+ * - `login {username, password}`: authenticates the socket; the client receives the token.
+ * - `logout`: deauthenticates the socket and revokes its token cluster-wide.
+ * - `whoami`: the socket's current claims (authorized by the `invoke` claim, like any app RPC).
+ */
+export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, ProcedureHandler> {
+  return new Map<string, ProcedureHandler>([
+    [
+      'login',
+      async (socket, data) => {
+        const user = await checkLogin(deps, parseCredentials(data), remoteAddressOf(socket));
+        const claims = deps.tokens.claimsFor(user);
+        await socket.setAuthToken(claims as never);
+        return { username: claims.username, expiresAt: claims.exp };
+      },
+    ],
+    [
+      'logout',
+      async (socket) => {
+        const claims = claimsOf(socket);
+        if (claims === null) return { loggedOut: false };
+        await socket.deauthenticate();
+        await deps
+          .revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp })
+          .catch((error: unknown) =>
+            deps.log.warn('logout revoked on the live cluster only (store down)', { error }),
+          );
+        return { loggedOut: true };
+      },
+    ],
+    [
+      'whoami',
+      async (socket) => {
+        const claims = claimsOf(socket);
+        if (claims === null) throw new WardenError('InvokeError', 'log in first');
+        return claims;
+      },
+    ],
+  ]);
+}
+
+export interface ProcedureServer {
+  /** Requests being handled right now. */
+  inFlight(): number;
+  /** Resolves when no request is in flight, or after `timeoutMs`. */
+  idle(timeoutMs: number): Promise<void>;
+}
+
+/** Serves the procedures on every socket of the AGServer, one consumer loop per procedure. */
+export function serveProcedures(
+  agServer: AGServer,
+  procedures: ReadonlyMap<string, ProcedureHandler>,
+  log: Logger,
+): ProcedureServer {
+  let inFlight = 0;
+  let onIdle: (() => void) | null = null;
+  const settle = () => {
+    inFlight--;
+    if (inFlight === 0) onIdle?.();
+  };
+  void (async () => {
+    for await (const { socket } of agServer.listener('connection')) {
+      for (const [name, handler] of procedures) {
+        void (async () => {
+          for await (const request of socket.procedure(name)) {
+            inFlight++;
+            handler(socket, request.data)
+              .then(
+                (result) => request.end(result),
+                (error: unknown) => {
+                  const wardenError = toWardenError(error);
+                  if (wardenError.name === 'InternalError') log.error(`procedure ${name} failed`, { error });
+                  request.error(wardenError);
+                },
+              )
+              .finally(settle);
+          }
+        })();
+      }
+    }
+  })();
+  return {
+    inFlight: () => inFlight,
+    idle: (timeoutMs) =>
+      inFlight === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, timeoutMs);
+            onIdle = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          }),
+  };
+}

@@ -1,0 +1,100 @@
+import { WardenError } from '../errors/catalogue.ts';
+import type { ClusterEvent, User } from './types.ts';
+
+/** A users row as both drivers return it (SQLite integers, MySQL numbers). */
+export interface UserRow {
+  id: string;
+  username: string;
+  password_hash: string;
+  tenant: string | null;
+  roles: string;
+  publish: string;
+  subscribe: string;
+  invoke: string;
+  disabled: number;
+  tokens_valid_from: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventRow {
+  id: number;
+  kind: string;
+  subject: string;
+  value: number;
+  expires_at: number;
+  created_at: number;
+}
+
+function stringArray(column: string, text: string): string[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw new WardenError('InternalError', `stored ${column} is not JSON`, { cause });
+  }
+  if (!Array.isArray(value) || !value.every((item) => typeof item === 'string')) {
+    throw new WardenError('InternalError', `stored ${column} is not a list of strings`);
+  }
+  return value;
+}
+
+export function userFromRow(row: UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    passwordHash: row.password_hash,
+    tenant: row.tenant,
+    roles: stringArray('roles', row.roles),
+    publish: stringArray('publish', row.publish),
+    subscribe: stringArray('subscribe', row.subscribe),
+    invoke: stringArray('invoke', row.invoke),
+    disabled: Number(row.disabled) !== 0,
+    tokensValidFrom: Number(row.tokens_valid_from),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+const EVENT_KINDS = new Set(['token', 'session', 'user', 'user-changed']);
+
+export function eventFromRow(row: EventRow): ClusterEvent {
+  if (!EVENT_KINDS.has(row.kind))
+    throw new WardenError('InternalError', `unknown stored event kind ${row.kind}`);
+  return {
+    id: Number(row.id),
+    kind: row.kind as ClusterEvent['kind'],
+    subject: row.subject,
+    value: Number(row.value),
+    expiresAt: Number(row.expires_at),
+    createdAt: Number(row.created_at),
+  };
+}
+
+/** Column assignments for a user patch, in one fixed order: [column, value][]. */
+export function patchColumns(patch: Partial<User>): Array<[string, string | number | null]> {
+  const columns: Array<[string, string | number | null]> = [];
+  if (patch.passwordHash !== undefined) columns.push(['password_hash', patch.passwordHash]);
+  if (patch.tenant !== undefined) columns.push(['tenant', patch.tenant]);
+  if (patch.roles !== undefined) columns.push(['roles', JSON.stringify(patch.roles)]);
+  if (patch.publish !== undefined) columns.push(['publish', JSON.stringify(patch.publish)]);
+  if (patch.subscribe !== undefined) columns.push(['subscribe', JSON.stringify(patch.subscribe)]);
+  if (patch.invoke !== undefined) columns.push(['invoke', JSON.stringify(patch.invoke)]);
+  if (patch.disabled !== undefined) columns.push(['disabled', patch.disabled ? 1 : 0]);
+  if (patch.tokensValidFrom !== undefined) columns.push(['tokens_valid_from', patch.tokensValidFrom]);
+  return columns;
+}
+
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+export function userExists(username: string, cause: unknown): WardenError {
+  return new WardenError('UserExistsError', `user "${username}" already exists`, { cause });
+}
+
+export function userNotFound(username: string): WardenError {
+  return new WardenError('UserNotFoundError', `no user named "${username}"`);
+}
+
+export function storeUnavailable(cause: unknown): WardenError {
+  return new WardenError('StoreUnavailableError', 'the user store is unavailable', { cause });
+}

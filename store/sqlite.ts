@@ -1,0 +1,197 @@
+import Database from 'better-sqlite3';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { WardenError } from '../errors/catalogue.ts';
+import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
+import {
+  eventFromRow,
+  nowSeconds,
+  patchColumns,
+  storeUnavailable,
+  userExists,
+  userFromRow,
+  userNotFound,
+  type EventRow,
+  type UserRow,
+} from './rows.ts';
+import type { ClusterEvent, NewClusterEvent, NewUser, Store, User, UserPatch } from './types.ts';
+
+/** Runs a synchronous driver call; driver errors become StoreUnavailableError. */
+function guard<T>(run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(error instanceof WardenError ? error : storeUnavailable(error));
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/**
+ * The embedded SQLite store (better-sqlite3): the zero-set-up default on one host. WAL mode lets
+ * the workers of `warden start` read while one writes; `busy_timeout` makes a writer wait for
+ * another process's write instead of failing at once.
+ *
+ * @example
+ *   const store = openSqliteStore('./data/warden.db');
+ */
+export function openSqliteStore(path: string): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  const statements = new Map<string, Database.Statement>();
+  const prepare = (sql: string) => {
+    let statement = statements.get(sql);
+    if (statement === undefined) {
+      statement = db.prepare(sql);
+      statements.set(sql, statement);
+    }
+    return statement;
+  };
+  const findByName = (username: string) =>
+    prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+
+  return {
+    kind: 'sqlite',
+
+    migrate: () =>
+      guard(() => {
+        db.exec(MIGRATIONS_TABLE.sqlite);
+        let applied = 0;
+        for (const migration of MIGRATIONS) {
+          const done = db
+            .transaction(() => {
+              if (prepare('SELECT 1 FROM schema_migrations WHERE version = ?').get(migration.version))
+                return false;
+              for (const sql of migration.sqlite) db.exec(sql);
+              prepare('INSERT OR IGNORE INTO schema_migrations (version, applied_at) VALUES (?, ?)').run(
+                migration.version,
+                nowSeconds(),
+              );
+              return true;
+            })
+            .immediate();
+          if (done) applied++;
+        }
+        return applied;
+      }),
+
+    createUser: (user: NewUser) =>
+      guard(() => {
+        const now = nowSeconds();
+        const id = randomUUID();
+        try {
+          prepare(
+            `INSERT INTO users (id, username, password_hash, tenant, roles, publish, subscribe, "invoke", disabled, tokens_valid_from, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)`,
+          ).run(
+            id,
+            user.username,
+            user.passwordHash,
+            user.tenant,
+            JSON.stringify(user.roles),
+            JSON.stringify(user.publish),
+            JSON.stringify(user.subscribe),
+            JSON.stringify(user.invoke),
+            now,
+            now,
+          );
+        } catch (error) {
+          if (isUniqueViolation(error)) throw userExists(user.username, error);
+          throw error;
+        }
+        return userFromRow(prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow);
+      }),
+
+    findUserByUsername: (username: string) =>
+      guard(() => {
+        const row = findByName(username);
+        return row === undefined ? null : userFromRow(row);
+      }),
+
+    findUserById: (id: string) =>
+      guard(() => {
+        const row = prepare('SELECT * FROM users WHERE id = ?').get(id) as UserRow | undefined;
+        return row === undefined ? null : userFromRow(row);
+      }),
+
+    listUsers: () =>
+      guard(() => (prepare('SELECT * FROM users ORDER BY username').all() as UserRow[]).map(userFromRow)),
+
+    countUsers: () => guard(() => (prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n),
+
+    updateUser: (username: string, patch: UserPatch) =>
+      guard((): User => {
+        const columns = patchColumns(patch);
+        if (columns.length > 0) {
+          const assignments = columns.map(([column]) => `"${column}" = ?`).join(', ');
+          const result = prepare(`UPDATE users SET ${assignments}, updated_at = ? WHERE username = ?`).run(
+            ...columns.map(([, value]) => value),
+            nowSeconds(),
+            username,
+          );
+          if (result.changes === 0) throw userNotFound(username);
+        }
+        const row = findByName(username);
+        if (row === undefined) throw userNotFound(username);
+        return userFromRow(row);
+      }),
+
+    removeUser: (username: string) =>
+      guard(() =>
+        db.transaction(() => {
+          const row = findByName(username);
+          if (row === undefined) throw userNotFound(username);
+          prepare('DELETE FROM users WHERE id = ?').run(row.id);
+          return userFromRow(row);
+        })(),
+      ),
+
+    appendEvent: (event: NewClusterEvent) =>
+      guard((): ClusterEvent => {
+        const createdAt = nowSeconds();
+        const result = prepare(
+          'INSERT INTO cluster_events (kind, subject, value, expires_at, created_at) VALUES (?, ?, ?, ?, ?)',
+        ).run(event.kind, event.subject, event.value, event.expiresAt, createdAt);
+        return { ...event, id: Number(result.lastInsertRowid), createdAt };
+      }),
+
+    eventsAfter: (afterId: number, limit: number) =>
+      guard(() =>
+        (
+          prepare('SELECT * FROM cluster_events WHERE id > ? ORDER BY id LIMIT ?').all(
+            afterId,
+            limit,
+          ) as EventRow[]
+        ).map(eventFromRow),
+      ),
+
+    activeRevocations: (now: number) =>
+      guard(() =>
+        (
+          prepare(
+            "SELECT * FROM cluster_events WHERE kind IN ('token', 'session', 'user') AND expires_at >= ? ORDER BY id",
+          ).all(now) as EventRow[]
+        ).map(eventFromRow),
+      ),
+
+    purgeExpiredEvents: (now: number) =>
+      guard(() => prepare('DELETE FROM cluster_events WHERE expires_at < ?').run(now).changes),
+
+    claimMeta: (name: string, value: string) =>
+      guard(() => {
+        prepare('INSERT OR IGNORE INTO cluster_meta (name, value) VALUES (?, ?)').run(name, value);
+        return (prepare('SELECT value FROM cluster_meta WHERE name = ?').get(name) as { value: string })
+          .value;
+      }),
+
+    ping: () => guard(() => void prepare('SELECT 1').get()),
+
+    close: () => guard(() => void db.close()),
+  };
+}

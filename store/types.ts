@@ -1,0 +1,87 @@
+/**
+ * The store: one narrow interface for everything Warden persists, with a MySQL/MariaDB
+ * implementation (mysql.ts) and an embedded SQLite one (sqlite.ts). Both pass the same contract
+ * suite (test/integration/store/store-contract.ts).
+ */
+
+export interface Permissions {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  readonly invoke: readonly string[];
+}
+
+export interface User extends Permissions {
+  readonly id: string;
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly tenant: string | null;
+  readonly roles: readonly string[];
+  readonly disabled: boolean;
+  /** Tokens whose `iat` is below this (epoch seconds) are invalid: the per-user revocation cut-off. */
+  readonly tokensValidFrom: number;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface NewUser extends Permissions {
+  readonly username: string;
+  readonly passwordHash: string;
+  readonly tenant: string | null;
+  readonly roles: readonly string[];
+}
+
+export type UserPatch = Partial<
+  Pick<
+    User,
+    'passwordHash' | 'tenant' | 'roles' | 'publish' | 'subscribe' | 'invoke' | 'disabled' | 'tokensValidFrom'
+  >
+>;
+
+export type RevocationKind = 'token' | 'session' | 'user';
+
+/**
+ * A cluster event, stored durably so that every worker (and a worker that starts later) sees it.
+ * `revoke` rows are revocations held until `expiresAt`; `user-changed` rows tell workers to re-issue
+ * the tokens of that user's sockets at once.
+ */
+export interface ClusterEvent {
+  readonly id: number;
+  readonly kind: RevocationKind | 'user-changed';
+  /** jti for 'token', session id for 'session', user id for 'user' and 'user-changed'. */
+  readonly subject: string;
+  /** For 'user': the cut-off (epoch s); otherwise 0. */
+  readonly value: number;
+  /** Epoch seconds after which the row means nothing (the longest a covered token could live). */
+  readonly expiresAt: number;
+  readonly createdAt: number;
+}
+
+export type NewClusterEvent = Omit<ClusterEvent, 'id' | 'createdAt'>;
+
+export interface Store {
+  readonly kind: 'mysql' | 'sqlite';
+  /** Applies pending schema migrations; idempotent, safe to run from several processes. */
+  migrate(): Promise<number>;
+  createUser(user: NewUser): Promise<User>;
+  findUserByUsername(username: string): Promise<User | null>;
+  findUserById(id: string): Promise<User | null>;
+  listUsers(): Promise<User[]>;
+  countUsers(): Promise<number>;
+  updateUser(username: string, patch: UserPatch): Promise<User>;
+  removeUser(username: string): Promise<User>;
+  /** Appends an event; returns it with its id. */
+  appendEvent(event: NewClusterEvent): Promise<ClusterEvent>;
+  /** Events with id > afterId, oldest first, at most `limit`. */
+  eventsAfter(afterId: number, limit: number): Promise<ClusterEvent[]>;
+  /** Events that still mean something at `now` (epoch s) and are revocations. */
+  activeRevocations(now: number): Promise<ClusterEvent[]>;
+  /** Deletes events that expired before `now`; returns how many. */
+  purgeExpiredEvents(now: number): Promise<number>;
+  /**
+   * Stores `value` under `name` unless a value is already there; returns the stored value either
+   * way (first writer wins). Used for cluster-wide facts such as the AUTH_KEY fingerprint.
+   */
+  claimMeta(name: string, value: string): Promise<string>;
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,122 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
+
+/** A port that was free a moment ago (bind to 0, read it, release it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
+
+/** Several distinct free ports. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) ports.add(await freePort());
+  return [...ports];
+}
+
+export interface RunningProcess {
+  readonly child: ChildProcess;
+  output(): string;
+  /**
+   * Resolves with the first output line matching `pattern` (rejects if the process exits first),
+   * looking only at output from character offset `since` on (take it from `output().length`).
+   */
+  waitFor(pattern: RegExp, timeoutMs?: number, since?: number): Promise<string>;
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Spawns `warden <args>` with `env` layered over this process's environment. */
+export function runWarden(args: string[], env: Record<string, string>): RunningProcess {
+  const child = spawn(process.execPath, [WARDEN_BIN, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  const waiters = new Set<{ pattern: RegExp; since: number; resolve: (line: string) => void }>();
+  const onData = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const waiter of waiters) {
+      const match = output
+        .slice(waiter.since)
+        .split('\n')
+        .find((line) => waiter.pattern.test(line));
+      if (match !== undefined) {
+        waiters.delete(waiter);
+        waiter.resolve(match);
+      }
+    }
+  };
+  child.stdout?.on('data', onData);
+  child.stderr?.on('data', onData);
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return {
+    child,
+    output: () => output,
+    waitFor(pattern, timeoutMs = 30_000, since = 0) {
+      const found = output
+        .slice(since)
+        .split('\n')
+        .find((line) => pattern.test(line));
+      if (found !== undefined) return Promise.resolve(found);
+      return new Promise((resolve, reject) => {
+        const waiter = { pattern, since, resolve: (line: string) => (clearTimeout(timer), resolve(line)) };
+        const timer = setTimeout(() => {
+          waiters.delete(waiter);
+          reject(new Error(`timed out waiting for ${pattern}; output:\n${output.slice(-3000)}`));
+        }, timeoutMs);
+        waiters.add(waiter);
+        void exit.then(({ code, signal }) => {
+          if (!waiters.has(waiter)) return;
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          reject(new Error(`exited (${code ?? signal}) before ${pattern}; output:\n${output.slice(-3000)}`));
+        });
+      });
+    },
+    exited: () => exit,
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exit;
+    },
+  };
+}
+
+/** Direct children of `pid` with their command lines. */
+export function childrenOf(pid: number): Array<{ pid: number; args: string }> {
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  return out
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '')
+    .map((line) => {
+      const [pidText, ...rest] = line.split(/\s+/);
+      return { pid: Number(pidText), args: rest.join(' ') };
+    });
+}
+
+/** True while a process with this pid exists. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, parseConfig } from '../../../config/index.ts';
+import { resolveSecrets } from '../../../config/secrets.ts';
+
+const secrets = { authKey: 'a'.repeat(32), sccAuthKey: 's'.repeat(32) };
+
+function configError(env: Record<string, string>, keys = secrets): ConfigError {
+  try {
+    parseConfig(env, keys);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config', function () {
+  it('applies the documented defaults and freezes the result', function () {
+    const config = parseConfig({}, secrets);
+    assert.equal(config.port, 8000);
+    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.workers, 2);
+    assert.equal(config.databaseUrl, 'sqlite:./data/warden.db');
+    assert.equal(config.tokenTtl, 3600);
+    assert.equal(config.tokenRenewInterval, 1800);
+    assert.equal(config.allowedOrigins, null);
+    assert.equal(config.maxPayload, 65536);
+    assert.equal(config.sccStateServerPort, 7777);
+    assert.equal(config.sccBrokerServerPort, 8888);
+    assert.equal(Object.isFrozen(config), true);
+  });
+
+  it('names the variable of a bad value', function () {
+    assert.equal(configError({ PORT: 'eighty' }).variable, 'PORT');
+    assert.equal(configError({ PORT: '70000' }).variable, 'PORT');
+    assert.equal(configError({ WORKERS: '0' }).variable, 'WORKERS');
+    assert.equal(configError({ DATABASE_URL: 'postgres://x' }).variable, 'DATABASE_URL');
+    assert.equal(configError({ NODE_ENV: 'prod' }).variable, 'NODE_ENV');
+    assert.equal(configError({ ALLOWED_ORIGINS: 'not a url' }).variable, 'ALLOWED_ORIGINS');
+    assert.equal(configError({ ALLOWED_ORIGINS: 'https://a.example/path' }).variable, 'ALLOWED_ORIGINS');
+    assert.equal(configError({ TOKEN_TTL: '1800' }).variable, 'TOKEN_TTL');
+    assert.equal(configError({}, { ...secrets, authKey: 'short' }).variable, 'AUTH_KEY');
+    assert.equal(
+      configError({}, { authKey: secrets.authKey, sccAuthKey: secrets.authKey }).variable,
+      'SCC_AUTH_KEY',
+    );
+  });
+
+  it('parses ALLOWED_ORIGINS into a list', function () {
+    const config = parseConfig({ ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000/' }, secrets);
+    assert.deepEqual(config.allowedOrigins, ['https://a.example', 'http://localhost:3000']);
+  });
+
+  describe('secrets', function () {
+    let dir: string;
+    beforeEach(function () {
+      dir = mkdtempSync(join(tmpdir(), 'warden-config-'));
+    });
+    afterEach(function () {
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('refuses to generate secrets in production', function () {
+      assert.throws(
+        () => resolveSecrets({ NODE_ENV: 'production', DATA_DIR: dir }),
+        (error: ConfigError) => error.variable === 'AUTH_KEY',
+      );
+      assert.throws(
+        () => resolveSecrets({ NODE_ENV: 'production', DATA_DIR: dir, AUTH_KEY: 'a'.repeat(40) }),
+        (error: ConfigError) => error.variable === 'SCC_AUTH_KEY',
+      );
+    });
+
+    it('generates development keys once, mode 0600, and reuses them', function () {
+      const first = resolveSecrets({ DATA_DIR: dir });
+      const second = resolveSecrets({ DATA_DIR: dir });
+      assert.deepEqual(first, second);
+      assert.ok(Buffer.byteLength(first.authKey) >= 32);
+      assert.notEqual(first.authKey, first.sccAuthKey);
+      assert.equal(statSync(join(dir, 'auth.key')).mode & 0o777, 0o600);
+      assert.equal(readFileSync(join(dir, 'auth.key'), 'utf8').trim(), first.authKey);
+    });
+
+    it('reads AUTH_KEY_FILE and names it when unreadable', function () {
+      assert.throws(
+        () => resolveSecrets({ DATA_DIR: dir, AUTH_KEY_FILE: join(dir, 'missing') }),
+        (error: ConfigError) => error.variable === 'AUTH_KEY_FILE',
+      );
+    });
+  });
+});

@@ -1,0 +1,239 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AGServer } from 'socketcluster-server';
+import type { Config } from '../config/index.ts';
+import { PasswordHasher } from '../auth/passwords.ts';
+import { AttemptLimiter } from '../auth/rate-limiter.ts';
+import { RevocationList, type Revocation } from '../auth/revocations.ts';
+import { createScAuthEngine } from '../auth/sc-auth-engine.ts';
+import { TOKEN_ALGORITHM, TokenService, newId } from '../auth/tokens.ts';
+import { ClusterControl } from '../cluster/cluster-control.ts';
+import { ControlBus } from '../cluster/control-bus.ts';
+import { EventFeed } from '../cluster/event-feed.ts';
+import { CloseCodes } from '../errors/close-codes.ts';
+import { createHttpApp } from '../http/app.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
+import { installMiddleware } from '../middleware/install.ts';
+import { createInvokeAuthorizer } from '../middleware/invoke-authorizer.ts';
+import { createOriginGuard } from '../middleware/origin-guard.ts';
+import { createPublishAuthorizer } from '../middleware/publish-authorizer.ts';
+import { createSubscribeAuthorizer } from '../middleware/subscribe-authorizer.ts';
+import { createTokenAuthenticator } from '../middleware/token-authenticator.ts';
+import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
+import {
+  createProcedures,
+  PUBLIC_PROCEDURES,
+  SESSION_PROCEDURES,
+  serveProcedures,
+} from '../sockets/procedures.ts';
+import { SocketRegistry } from '../sockets/socket-registry.ts';
+import { openStore } from '../store/index.ts';
+import type { Store } from '../store/types.ts';
+
+export interface WorkerOptions {
+  readonly config: Config;
+  readonly log?: Logger;
+  /** Milliseconds since the epoch; injectable so tests can move time. */
+  readonly now?: () => number;
+  /** Runs after the AGServer exists and before it listens (attaches the SCC broker client). */
+  readonly beforeListen?: (agServer: AGServer) => Promise<void> | void;
+  /** Readiness of the cluster's broker layer; a lone worker is always ready. */
+  readonly brokerReady?: () => boolean;
+}
+
+export interface WardenWorker {
+  readonly id: string;
+  readonly config: Config;
+  readonly httpServer: Server;
+  readonly agServer: AGServer;
+  readonly store: Store;
+  readonly tokens: TokenService;
+  readonly revocations: RevocationList;
+  readonly registry: SocketRegistry;
+  readonly lifecycle: AuthLifecycle;
+  readonly control: ClusterControl;
+  readonly feed: EventFeed;
+  readonly port: number;
+  /** http://host:port of this worker (127.0.0.1 when bound to every interface). */
+  readonly url: string;
+  /** True until the worker starts draining. */
+  accepting(): boolean;
+  /**
+   * Drains: stops accepting connections (readyz turns 503), waits for in-flight RPCs (at most
+   * SHUTDOWN_TIMEOUT), closes every socket with `code` (default WORKER_DRAINING, so clients
+   * reconnect elsewhere) and releases every resource.
+   */
+  close(code?: number): Promise<void>;
+}
+
+/**
+ * The worker's composition root: builds every part from the config and wires them to one HTTP
+ * server carrying both Express and the AGServer. No business logic lives here.
+ *
+ * @example
+ *   const worker = await startWorker({ config: loadConfig() });
+ *   console.log(worker.url);
+ */
+export async function startWorker(options: WorkerOptions): Promise<WardenWorker> {
+  const { config } = options;
+  const id = newId();
+  const now = options.now ?? Date.now;
+  const log = options.log ?? createLogger({ role: 'worker', level: config.logLevel });
+  const store = openStore(config.databaseUrl);
+  await store.migrate();
+
+  const tokens = new TokenService({ key: config.authKey, ttl: config.tokenTtl, now });
+  const hasher = new PasswordHasher({ cost: config.passwordHashCost });
+  const limiter = new AttemptLimiter({ ...config.loginRateLimit, now });
+  const revocations = new RevocationList();
+  const registry = new SocketRegistry();
+
+  const httpServer = createServer();
+  const agServer = new AGServer({
+    httpServer,
+    // A KeyObject: see auth/tokens.ts. Passing a key also stops SC from generating its own.
+    authKey: tokens.key as never,
+    authAlgorithm: TOKEN_ALGORITHM,
+    authVerifyAlgorithms: [TOKEN_ALGORITHM],
+    authEngine: createScAuthEngine(tokens) as never,
+    maxPayload: config.maxPayload,
+    socketChannelLimit: config.maxChannelsPerSocket,
+    // Warden reports refusals to the client; SC would also emit each one as a socket error.
+    middlewareEmitFailures: false,
+  });
+  void (async () => {
+    for await (const { error } of agServer.listener('error')) log.warn('socket server error', { error });
+  })();
+
+  let accepting = true;
+  const bus = new ControlBus({ exchange: agServer.exchange, origin: id, log });
+  let lifecycle: AuthLifecycle | null = null;
+  const control = new ClusterControl({
+    store,
+    revocations,
+    bus,
+    log,
+    now,
+    onRevoked: (revocation) => lifecycle?.enforce(revocation),
+    onUserChanged: (userId) => void lifecycle?.renewUser(userId),
+  });
+  const revoke = (revocation: Revocation) => control.revoke(revocation);
+  lifecycle = new AuthLifecycle({
+    registry,
+    tokens,
+    store,
+    revocations,
+    revoke,
+    renewInterval: config.tokenRenewInterval,
+    reuseGrace: config.tokenReuseGrace,
+    sessionMaxAge: config.sessionMaxAge,
+    log,
+    now,
+  });
+  lifecycle.attach(agServer);
+
+  const procedures = createProcedures({ store, hasher, limiter, tokens, revoke, log });
+  const originGuard = createOriginGuard({ allowedOrigins: config.allowedOrigins });
+  installMiddleware(agServer, {
+    inbound: {
+      authenticate: createTokenAuthenticator({
+        revocations,
+        reuseGrace: config.tokenReuseGrace,
+        sessionMaxAge: config.sessionMaxAge,
+        now,
+        // Reuse of a replaced token means two parties hold the session: end it everywhere.
+        onReuse: (claims) => {
+          log.warn('replaced token reused; revoking its session', { user: claims.username, sid: claims.sid });
+          revoke({
+            kind: 'session',
+            subject: claims.sid,
+            value: 0,
+            expiresAt: claims.auth_time + config.sessionMaxAge,
+          }).catch((error: unknown) => log.warn('session revoked on the live cluster only', { error }));
+        },
+      }),
+      publish: createPublishAuthorizer(),
+      subscribe: createSubscribeAuthorizer({ maxChannels: config.maxChannelsPerSocket }),
+      invoke: createInvokeAuthorizer({
+        procedures: new Set(procedures.keys()),
+        public: PUBLIC_PROCEDURES,
+        authenticated: SESSION_PROCEDURES,
+      }),
+    },
+    handshake: (action) => {
+      if (action.request !== undefined) originGuard(action.request);
+    },
+    onError: (error) => log.error('middleware failed', { error }),
+  });
+  const procedureServer = serveProcedures(agServer, procedures, log);
+
+  const feed = new EventFeed({
+    store,
+    interval: config.revocationPollInterval,
+    log,
+    now,
+    onEvent: (event) => control.handleEvent(event),
+  });
+  await feed.start();
+  bus.start((message) => control.handleMessage(message));
+
+  const app = createHttpApp({
+    store,
+    hasher,
+    limiter,
+    tokens,
+    revocations,
+    revoke,
+    reuseGrace: config.tokenReuseGrace,
+    log,
+    originGuard,
+    allowedOrigins: config.allowedOrigins,
+    brokerReady: options.brokerReady ?? (() => true),
+    accepting: () => accepting,
+  });
+  httpServer.on('request', app);
+
+  await options.beforeListen?.(agServer);
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => {
+      httpServer.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+
+  const close = async (code: number = CloseCodes.WORKER_DRAINING) => {
+    accepting = false;
+    const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    await procedureServer.idle(config.shutdownTimeout * 1000);
+    feed.stop();
+    lifecycle.stop();
+    bus.stop();
+    for (const socket of Object.values(agServer.clients)) socket.disconnect(code, 'worker draining');
+    await agServer.close();
+    httpServer.closeAllConnections();
+    await closed;
+    agServer.killAllListeners();
+    await store.close();
+  };
+
+  return {
+    id,
+    config,
+    httpServer,
+    agServer,
+    store,
+    tokens,
+    revocations,
+    registry,
+    lifecycle,
+    control,
+    feed,
+    port,
+    url: `http://${host}:${port}`,
+    accepting: () => accepting,
+    close,
+  };
+}
