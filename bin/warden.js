@@ -4,4 +4,6 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../server/cli.ts');
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// A role that failed to start may leave handles open (a pool, a timer): exit rather than linger.
+if (code !== 0) process.exit(code);

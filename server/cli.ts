@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../config/index.ts';
+import { AUTH_KEY_FINGERPRINT } from '../auth/key-fingerprint.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { runUserCommand, USER_USAGE } from '../admin/user-commands.ts';
 import { UsageError } from '../admin/validation.ts';
@@ -11,6 +12,7 @@ const USAGE = `usage: warden <command>
   state                 the cluster's state server
   broker                one SCC broker
   migrate               apply database migrations to DATABASE_URL
+  auth-key reset        forget the cluster's AUTH_KEY fingerprint (after rotating the key)
   user ...              manage users (warden user --help)`;
 
 async function readStdin(): Promise<string> {
@@ -60,6 +62,20 @@ export async function main(argv: string[]): Promise<number> {
           out(`applied ${await store.migrate()} migration(s)`);
           return 0;
         }, false);
+      case 'auth-key':
+        if (args[0] !== 'reset') {
+          process.stderr.write('usage: warden auth-key reset\n');
+          return 2;
+        }
+        return await withStore(async ({ store }) => {
+          const had = await store.deleteMeta(AUTH_KEY_FINGERPRINT);
+          out(
+            had
+              ? 'forgot the AUTH_KEY fingerprint; the next worker to start records its own'
+              : 'no AUTH_KEY fingerprint was recorded',
+          );
+          return 0;
+        });
       case 'user':
         if (args.length === 0 || args[0] === '--help') {
           out(USER_USAGE);

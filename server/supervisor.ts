@@ -2,6 +2,8 @@ import cluster from 'node:cluster';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../config/index.ts';
+import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
+import { TokenService } from '../auth/tokens.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { seedDemoUsers } from '../admin/demo-users.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
@@ -56,6 +58,8 @@ async function prepareStore(config: Config): Promise<Array<{ username: string; p
   const store = openStore(config.databaseUrl);
   try {
     await store.migrate();
+    // Fail fast here rather than in a restart loop of workers.
+    await assertSharedAuthKey(store, new TokenService({ key: config.authKey, ttl: config.tokenTtl }).key);
     return config.production
       ? []
       : await seedDemoUsers(store, new PasswordHasher({ cost: config.passwordHashCost }));

@@ -211,6 +211,9 @@ export function openMysqlStore(url: string): Store {
         return (row as { value: string }).value;
       }),
 
+    deleteMeta: (name: string) =>
+      run(async () => (await exec('DELETE FROM cluster_meta WHERE name = ?', [name])).affectedRows > 0),
+
     ping: () =>
       run(async () => {
         await pool.query('SELECT 1');

@@ -190,6 +190,9 @@ export function openSqliteStore(path: string): Store {
           .value;
       }),
 
+    deleteMeta: (name: string) =>
+      guard(() => prepare('DELETE FROM cluster_meta WHERE name = ?').run(name).changes > 0),
+
     ping: () => guard(() => void prepare('SELECT 1').get()),
 
     close: () => guard(() => void db.close()),

@@ -82,6 +82,8 @@ export interface Store {
    * way (first writer wins). Used for cluster-wide facts such as the AUTH_KEY fingerprint.
    */
   claimMeta(name: string, value: string): Promise<string>;
+  /** Deletes a meta value; true if there was one. */
+  deleteMeta(name: string): Promise<boolean>;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

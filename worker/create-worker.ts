@@ -5,6 +5,7 @@ import type { Config } from '../config/index.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { AttemptLimiter } from '../auth/rate-limiter.ts';
 import { RevocationList, type Revocation } from '../auth/revocations.ts';
+import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
 import { createScAuthEngine } from '../auth/sc-auth-engine.ts';
 import { TOKEN_ALGORITHM, TokenService, newId } from '../auth/tokens.ts';
 import { ClusterControl } from '../cluster/cluster-control.ts';
@@ -81,8 +82,12 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const log = options.log ?? createLogger({ role: 'worker', level: config.logLevel });
   const store = openStore(config.databaseUrl);
   await store.migrate();
-
   const tokens = new TokenService({ key: config.authKey, ttl: config.tokenTtl, now });
+  await assertSharedAuthKey(store, tokens.key).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+
   const hasher = new PasswordHasher({ cost: config.passwordHashCost });
   const limiter = new AttemptLimiter({ ...config.loginRateLimit, now });
   const revocations = new RevocationList();
