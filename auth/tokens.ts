@@ -25,6 +25,8 @@ export interface TokenClaims {
 export interface Session {
   readonly sid: string;
   readonly authTime: number;
+  /** Epoch seconds the token may not outlive (the session's end). */
+  readonly notAfter?: number;
 }
 
 export interface TokenServiceOptions {
@@ -87,7 +89,7 @@ export class TokenService {
       invoke: fillPlaceholders(user.invoke, values),
       jti: newId(),
       iat,
-      exp: iat + this.ttl,
+      exp: Math.min(iat + this.ttl, session?.notAfter ?? Infinity),
       sid: session?.sid ?? newId(),
       auth_time: session?.authTime ?? iat,
     };

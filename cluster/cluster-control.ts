@@ -4,6 +4,9 @@ import type { ClusterEvent, Store } from '../store/types.ts';
 import type { ControlBus } from './control-bus.ts';
 import type { ControlMessage } from './control-messages.ts';
 
+/** How often each worker purges expired revocations, ms. */
+export const PURGE_INTERVAL_MS = 60_000;
+
 export interface ClusterControlOptions {
   readonly store: Store;
   readonly revocations: RevocationList;
@@ -46,6 +49,17 @@ export class ClusterControl {
     this.apply(revocation);
     this.options.bus.publish({ type: 'revoke', revocation });
     if (storeError !== null) throw storeError;
+  }
+
+  /**
+   * Forgets revocations that cannot matter any more (every token they cover has expired anyway):
+   * the store's rows and this worker's memory. Several workers purging at once is harmless.
+   * Returns the number of store rows removed.
+   */
+  async purgeExpired(): Promise<number> {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    this.options.revocations.purge(nowSeconds);
+    return this.options.store.purgeExpiredEvents(nowSeconds);
   }
 
   /** Handles a message from another worker. */

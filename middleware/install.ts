@@ -40,6 +40,8 @@ export function installMiddleware(
     inbound: InboundAuthorizers;
     handshake: Authorizer;
     onError: (error: unknown) => void;
+    /** Sees every action that carries client intent (publish, subscribe, invoke, transmit). */
+    onActivity?: (action: MiddlewareAction) => void;
   },
 ): void {
   const byType: Partial<Record<MiddlewareAction['type'], Authorizer>> = {
@@ -55,8 +57,12 @@ export function installMiddleware(
   ) => {
     for await (const action of stream) decide(action, pick(action), options.onError);
   };
+  const intent = new Set<MiddlewareAction['type']>(['publishIn', 'subscribe', 'invoke', 'transmit']);
   agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND, (stream) => {
-    void consume(stream as unknown as ActionStream, (action) => byType[action.type]);
+    void consume(stream as unknown as ActionStream, (action) => {
+      if (intent.has(action.type)) options.onActivity?.(action);
+      return byType[action.type];
+    });
   });
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
     void consume(stream as unknown as ActionStream, (action) =>

@@ -24,6 +24,8 @@ export interface AuthLifecycleOptions {
   /** Seconds a replaced token is still accepted. */
   readonly reuseGrace: number;
   readonly sessionMaxAge: number;
+  /** Seconds without client activity after which a socket is not renewed; null: no limit. */
+  readonly sessionIdleTimeout: number | null;
   readonly log: Logger;
   readonly now?: () => number;
   readonly random?: () => number;
@@ -47,6 +49,8 @@ export class AuthLifecycle {
   private readonly now: () => number;
   private readonly random: () => number;
   private readonly renewing = new Set<WardenSocket>();
+  /** Last client activity per socket (ms); a WeakMap so closed sockets cost nothing. */
+  private readonly lastActive = new WeakMap<WardenSocket, number>();
 
   constructor(private readonly options: AuthLifecycleOptions) {
     this.now = options.now ?? Date.now;
@@ -56,6 +60,16 @@ export class AuthLifecycle {
 
   get scheduled(): number {
     return this.scheduler.size;
+  }
+
+  /** Records client activity (a publish, subscribe, invoke or transmit), for SESSION_IDLE_TIMEOUT. */
+  touch(socket: WardenSocket): void {
+    this.lastActive.set(socket, this.now());
+  }
+
+  /** Handles every renewal and expiry due at the current time now (tests with an injected clock). */
+  runDue(): void {
+    this.scheduler.runDue();
   }
 
   attach(agServer: AGServer): void {
@@ -122,11 +136,9 @@ export class AuthLifecycle {
 
   private async reissue(socket: WardenSocket, old: TokenClaims): Promise<void> {
     const nowSeconds = Math.floor(this.now() / 1000);
-    if (old.auth_time + this.options.sessionMaxAge <= nowSeconds) {
-      this.endAuthentication(
-        socket,
-        new WardenError('SessionExpiredError', 'the session has reached its maximum age; log in again'),
-      );
+    const ended = this.sessionProblem(socket, old, nowSeconds);
+    if (ended !== null) {
+      this.endAuthentication(socket, ended);
       return;
     }
     let user;
@@ -146,20 +158,41 @@ export class AuthLifecycle {
       return;
     }
     if (!isOpen(socket) || this.options.registry.claims(socket) !== old) return;
-    const claims = this.options.tokens.claimsFor(user, { sid: old.sid, authTime: old.auth_time });
+    const claims = this.options.tokens.claimsFor(user, {
+      sid: old.sid,
+      authTime: old.auth_time,
+      // The last token of a session ends with it: renewal never stretches SESSION_MAX_AGE.
+      notAfter: old.auth_time + this.options.sessionMaxAge,
+    });
     await socket.setAuthToken(claims as never);
-    // The replaced token is revoked; `value` records when, for reuse detection.
-    await this.options
+    // The replaced token is revoked; `value` records when, for reuse detection. Not awaited: the
+    // socket's renewal is complete once it holds the new token.
+    void this.options
       .revoke({ kind: 'token', subject: old.jti, value: nowSeconds, expiresAt: old.exp })
       .catch((error: unknown) =>
         this.options.log.warn('replaced token revoked on the live cluster only', { error }),
       );
   }
 
+  /** Why this session may not be renewed (too old, or idle too long), or null. */
+  private sessionProblem(socket: WardenSocket, claims: TokenClaims, nowSeconds: number): WardenError | null {
+    if (claims.auth_time + this.options.sessionMaxAge <= nowSeconds) {
+      return new WardenError('SessionExpiredError', 'the session has reached its maximum age; log in again');
+    }
+    const idle = this.options.sessionIdleTimeout;
+    const lastActive = this.lastActive.get(socket);
+    if (idle !== null && lastActive !== undefined && this.now() - lastActive > idle * 1000) {
+      return new WardenError('SessionExpiredError', 'the session was idle for too long; log in again');
+    }
+    return null;
+  }
+
   private onAuthenticated(socket: WardenSocket): void {
     const claims = claimsOf(socket);
     if (claims === null || !isOpen(socket)) return;
     this.options.registry.set(socket, claims);
+    // Authenticating counts as activity (a login, a reconnect with a stored token).
+    if (!this.lastActive.has(socket)) this.touch(socket);
     // A token already replaced (accepted within the reuse grace) is renewed right away.
     const replaced = this.options.revocations.replacedAt(claims.jti) !== null;
     this.scheduler.schedule(socket, replaced ? this.now() : this.deadline(claims));
@@ -190,7 +223,14 @@ export class AuthLifecycle {
     const claims = this.options.registry.claims(socket);
     if (claims === undefined) return;
     if (this.now() >= claims.exp * 1000) {
-      this.endAuthentication(socket, new WardenError('AuthTokenExpiredError', 'the auth token has expired'));
+      const nowSeconds = Math.floor(this.now() / 1000);
+      const sessionOver = claims.auth_time + this.options.sessionMaxAge <= nowSeconds;
+      this.endAuthentication(
+        socket,
+        sessionOver
+          ? new WardenError('SessionExpiredError', 'the session has reached its maximum age; log in again')
+          : new WardenError('AuthTokenExpiredError', 'the auth token has expired'),
+      );
       return;
     }
     this.renew(socket).catch((error: unknown) => this.options.log.error('renewal failed', { error }));

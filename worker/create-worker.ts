@@ -8,7 +8,7 @@ import { RevocationList, type Revocation } from '../auth/revocations.ts';
 import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
 import { createScAuthEngine } from '../auth/sc-auth-engine.ts';
 import { TOKEN_ALGORITHM, TokenService, newId } from '../auth/tokens.ts';
-import { ClusterControl } from '../cluster/cluster-control.ts';
+import { ClusterControl, PURGE_INTERVAL_MS } from '../cluster/cluster-control.ts';
 import { ControlBus } from '../cluster/control-bus.ts';
 import { EventFeed } from '../cluster/event-feed.ts';
 import { CloseCodes } from '../errors/close-codes.ts';
@@ -132,6 +132,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     renewInterval: config.tokenRenewInterval,
     reuseGrace: config.tokenReuseGrace,
     sessionMaxAge: config.sessionMaxAge,
+    sessionIdleTimeout: config.sessionIdleTimeout,
     log,
     now,
   });
@@ -169,6 +170,9 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
       if (action.request !== undefined) originGuard(action.request);
     },
     onError: (error) => log.error('middleware failed', { error }),
+    onActivity: (action) => {
+      if (action.socket !== undefined) lifecycle.touch(action.socket);
+    },
   });
   const procedureServer = serveProcedures(agServer, procedures, log);
 
@@ -181,6 +185,9 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   });
   await feed.start();
   bus.start((message) => control.handleMessage(message));
+  const purger = setInterval(() => {
+    control.purgeExpired().catch((error: unknown) => log.warn('purge postponed', { error }));
+  }, PURGE_INTERVAL_MS).unref();
 
   const app = createHttpApp({
     store,
@@ -214,6 +221,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     await procedureServer.idle(config.shutdownTimeout * 1000);
     feed.stop();
+    clearInterval(purger);
     lifecycle.stop();
     bus.stop();
     for (const socket of Object.values(agServer.clients)) socket.disconnect(code, 'worker draining');
