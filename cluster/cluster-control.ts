@@ -30,6 +30,7 @@ export interface ClusterControlOptions {
  */
 export class ClusterControl {
   private readonly now: () => number;
+  private readonly pending: Revocation[] = [];
 
   constructor(private readonly options: ClusterControlOptions) {
     this.now = options.now ?? Date.now;
@@ -37,18 +38,35 @@ export class ClusterControl {
 
   /**
    * Revokes cluster-wide. If the store is down, the revocation still takes effect on the live
-   * cluster (memory and bus) and the error is rethrown so the caller can say it is not durable.
+   * cluster at once (memory and bus) and is kept here to be written when the store answers again
+   * (flushPending), so a logout during an outage is not lost when the store comes back.
    */
   async revoke(revocation: Revocation): Promise<void> {
-    let storeError: unknown = null;
     try {
+      await this.flushPending();
       await this.options.store.appendEvent(revocation);
     } catch (error) {
-      storeError = error;
+      this.pending.push(revocation);
+      this.options.log.warn('store down: revocation applied on the live cluster, written later', {
+        error,
+        pending: this.pending.length,
+      });
     }
     this.apply(revocation);
     this.options.bus.publish({ type: 'revoke', revocation });
-    if (storeError !== null) throw storeError;
+  }
+
+  /** Revocations made while the store was down, not yet written. */
+  get pendingCount(): number {
+    return this.pending.length;
+  }
+
+  /** Writes the revocations made while the store was down, oldest first; throws if it still is. */
+  async flushPending(): Promise<void> {
+    while (this.pending.length > 0) {
+      await this.options.store.appendEvent(this.pending[0] as Revocation);
+      this.pending.shift();
+    }
   }
 
   /**

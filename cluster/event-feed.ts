@@ -22,6 +22,8 @@ export class EventFeed {
       interval: number;
       log: Logger;
       onEvent: (event: ClusterEvent) => void;
+      /** Runs after every successful poll (the store answers): e.g. write what waited for it. */
+      afterPoll?: () => Promise<void>;
       now?: () => number;
     },
   ) {}
@@ -37,6 +39,7 @@ export class EventFeed {
   /** Polls once now (tests, and after a local write to pick it up without waiting). */
   poll(): Promise<void> {
     this.polling ??= this.drain()
+      .then(() => this.options.afterPoll?.())
       .then(
         () => {
           if (this.failing) this.options.log.info('store reachable again; event feed resumed');

@@ -182,6 +182,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     log,
     now,
     onEvent: (event) => control.handleEvent(event),
+    afterPoll: () => control.flushPending(),
   });
   await feed.start();
   bus.start((message) => control.handleMessage(message));
