@@ -122,9 +122,26 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     }
   });
 
-  it('disables and enables a user', async function () {
+  /** A socket authenticated as `username` through an HTTP login. */
+  async function connectedAs(username: string, password: string) {
+    const response = await fetch(`${warden.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username, password }),
+    });
+    const { token } = (await response.json()) as { token: string };
+    const client = await connectClient(warden.port, { token });
+    assert.equal(client.status.isAuthenticated, true);
+    return client;
+  }
+
+  it('disables and enables a user: a connected socket loses its authentication at once', async function () {
     await warden_(['user', 'add', 'cli-finn', '--password', 'finn-password']);
+    const client = await connectedAs('cli-finn', 'finn-password');
+    const lost = client.socket.listener('deauthenticate').once();
     assert.equal((await warden_(['user', 'disable', 'cli-finn'])).code, 0);
+    await lost;
+    client.socket.disconnect();
     assert.equal(await login('cli-finn', 'finn-password'), 401);
     assert.equal((await warden_(['user', 'enable', 'cli-finn'])).code, 0);
     assert.equal(await login('cli-finn', 'finn-password'), 200);
@@ -151,9 +168,13 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     }
   });
 
-  it('removes a user', async function () {
+  it('removes a user: a connected socket loses its authentication at once', async function () {
     await warden_(['user', 'add', 'cli-hal', '--password', 'hal-password']);
+    const client = await connectedAs('cli-hal', 'hal-password');
+    const lost = client.socket.listener('deauthenticate').once();
     assert.equal((await warden_(['user', 'remove', 'cli-hal'])).code, 0);
+    await lost;
+    client.socket.disconnect();
     assert.equal(await warden.worker.store.findUserByUsername('cli-hal'), null);
     assert.equal(await login('cli-hal', 'hal-password'), 401);
   });
