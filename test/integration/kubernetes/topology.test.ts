@@ -51,6 +51,8 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
   const clients: TestClient[] = [];
   let db: { url: string; drop(): Promise<void> };
   let workerPorts: number[] = [];
+  /** The environment every pod gets (ConfigMap + Secret), on loopback. */
+  let pod: Record<string, string> = {};
   const username = 'topology-user';
   const password = 'topology-password';
 
@@ -82,7 +84,7 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
     const secrets = testSecrets();
     const [statePort, brokerPort1, brokerPort2, ...ports] = await freePorts(6);
     workerPorts = ports;
-    const pod: Record<string, string> = {
+    pod = {
       ...configMap.data,
       AUTH_KEY: secrets.authKey,
       SCC_AUTH_KEY: secrets.sccAuthKey,
@@ -177,5 +179,19 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
     // The same token is refused everywhere afterwards.
     const again = await connect(workerPorts[1] as number, token);
     assert.equal(again.status.isAuthenticated, false);
+  });
+
+  it('revokes a user from the CLI (its own process): sockets on every worker lose their authentication', async function () {
+    const token = await httpLogin(workerPorts[0] as number);
+    const sockets = await Promise.all(workerPorts.map((port) => connect(port, token)));
+    const ended = sockets.map((s) => s.socket.listener('deauthenticate').once());
+    const cli = runWarden(['user', 'revoke', username], pod);
+    assert.equal((await cli.exited()).code, 0, cli.output());
+    const exitedAt = Date.now();
+    await Promise.all(ended);
+    console.log(`      warden user revoke reached all 3 workers ${Date.now() - exitedAt} ms after the CLI exited`);
+    // A new login is not affected by the cut-off.
+    const fresh = await connect(workerPorts[2] as number, await httpLogin(workerPorts[2] as number));
+    assert.equal(fresh.status.isAuthenticated, true);
   });
 });
