@@ -35,7 +35,6 @@ export default tseslint.config(
         window: 'readonly',
         document: 'readonly',
         localStorage: 'readonly',
-        socketClusterClient: 'readonly',
       },
     },
   },
