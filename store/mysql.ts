@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import mysql, { type Pool, type ResultSetHeader, type RowDataPacket } from 'mysql2/promise';
+import type { Socket } from 'node:net';
+import mysql, {
+  type Pool,
+  type PoolConnection,
+  type ResultSetHeader,
+  type RowDataPacket,
+} from 'mysql2/promise';
 import { WardenError } from '../errors/catalogue.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
@@ -17,12 +23,46 @@ import type { NewClusterEvent, NewUser, Store, UserPatch } from './types.ts';
 
 type Value = string | number | null;
 
+export interface MysqlStoreOptions {
+  /** How long to wait for the TCP connection and the server's greeting. Default 5000 ms. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long one call may take, waiting for a pooled connection included. Default 10 000 ms.
+   * mysql2 sets no such bound by itself: on a server that accepted the connection and then
+   * stopped answering (a stopped process, a network that drops packets) every call would hang.
+   */
+  readonly statementTimeoutMs?: number;
+}
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000;
+/** Migrations may legitimately take long (DDL on a big table), so they get a wider bound. */
+const MIGRATION_TIMEOUT_MS = 120_000;
+
+/**
+ * Exact username match. The column's utf8mb4_bin collation is PAD SPACE on MariaDB and MySQL, so
+ * `username = ?` alone also matches "alice " and "alice  " to "alice" (a login under a padded
+ * name would find alice, and get a fresh per-username rate limit). Binary strings do not pad; the
+ * plain comparison stays first so the unique index is still used.
+ */
+const BY_USERNAME = 'username = ? AND CAST(username AS BINARY) = CAST(? AS BINARY)';
+
+/**
+ * Drops a connection that may be waiting for an answer that will never come. Not back into the
+ * pool: every later command on it would queue behind. `destroy()` only half-closes the socket,
+ * which a server that stopped answering never completes, so the socket is destroyed too.
+ */
+function discard(connection: PoolConnection): void {
+  connection.destroy();
+  (connection.connection as unknown as { stream?: Socket }).stream?.destroy();
+}
+
 function isDuplicate(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'ER_DUP_ENTRY';
 }
 
 /** Pool options from a mysql:// URL. */
-function poolOptions(url: string): mysql.PoolOptions {
+function poolOptions(url: string, connectTimeout: number): mysql.PoolOptions {
   const parsed = new URL(url);
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''));
   if (database === '')
@@ -40,7 +80,7 @@ function poolOptions(url: string): mysql.PoolOptions {
     // Bounded: past 1000 waiting queries callers fail fast instead of piling up.
     queueLimit: 1000,
     multipleStatements: false,
-    connectTimeout: 5000,
+    connectTimeout,
     enableKeepAlive: true,
     supportBigNumbers: true,
     bigNumberStrings: false,
@@ -50,13 +90,48 @@ function poolOptions(url: string): mysql.PoolOptions {
 
 /**
  * The MySQL/MariaDB store (mysql2 pool): placeholders only, no multiple statements, a bounded
- * queue. Driver errors become StoreUnavailableError (the driver's error kept only as `cause`).
+ * queue, a bounded time per call. Driver errors and timeouts become StoreUnavailableError (the
+ * driver's error kept only as `cause`).
  *
  * @example
  *   const store = openMysqlStore('mysql://warden:secret@db:3306/warden');
  */
-export function openMysqlStore(url: string): Store {
-  const pool: Pool = mysql.createPool(poolOptions(url));
+export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): Store {
+  const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
+  const pool: Pool = mysql.createPool(
+    poolOptions(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
+  );
+  let closing: Promise<void> | undefined;
+
+  /** Runs `work` on one pooled connection, failing after `timeoutMs` (see MysqlStoreOptions). */
+  const onConnection = <T>(
+    work: (connection: PoolConnection) => Promise<T>,
+    timeoutMs = statementTimeoutMs,
+  ): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      let connection: PoolConnection | undefined;
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        if (connection !== undefined) discard(connection);
+        reject(new Error(`no answer from the database within ${timeoutMs} ms`));
+      }, timeoutMs);
+      pool.getConnection().then(
+        (acquired) => {
+          if (timedOut) return acquired.release();
+          connection = acquired;
+          const settle = () => {
+            clearTimeout(timer);
+            acquired.release();
+          };
+          work(acquired).then(
+            (value) => (settle(), resolve(value)),
+            (error: unknown) => (settle(), reject(error)),
+          );
+        },
+        (error: unknown) => (clearTimeout(timer), reject(error)),
+      );
+    });
   const run = async <T>(work: () => Promise<T>): Promise<T> => {
     try {
       return await work();
@@ -64,30 +139,32 @@ export function openMysqlStore(url: string): Store {
       throw error instanceof WardenError ? error : storeUnavailable(error);
     }
   };
-  const rows = async <R>(sql: string, values: Value[] = []): Promise<R[]> => {
-    const [result] = await pool.execute<RowDataPacket[]>(sql, values);
-    return result as unknown as R[];
-  };
-  const exec = async (sql: string, values: Value[] = []): Promise<ResultSetHeader> => {
-    const [result] = await pool.execute<ResultSetHeader>(sql, values);
-    return result;
-  };
+  const rows = <R>(sql: string, values: Value[] = []): Promise<R[]> =>
+    onConnection(async (connection) => {
+      const [result] = await connection.execute<RowDataPacket[]>(sql, values);
+      return result as unknown as R[];
+    });
+  const exec = (sql: string, values: Value[] = []): Promise<ResultSetHeader> =>
+    onConnection(async (connection) => (await connection.execute<ResultSetHeader>(sql, values))[0]);
+  /** One DDL statement (not preparable), under the migration bound. */
+  const ddl = (sql: string): Promise<void> =>
+    onConnection(async (connection) => void (await connection.query(sql)), MIGRATION_TIMEOUT_MS);
   const findByName = async (username: string) =>
-    (await rows<UserRow>('SELECT * FROM users WHERE username = ?', [username]))[0];
+    (await rows<UserRow>(`SELECT * FROM users WHERE ${BY_USERNAME}`, [username, username]))[0];
 
   return {
     kind: 'mysql',
 
     migrate: () =>
       run(async () => {
-        await pool.query(MIGRATIONS_TABLE.mysql);
+        await ddl(MIGRATIONS_TABLE.mysql);
         let applied = 0;
         for (const migration of MIGRATIONS) {
           if (
             (await rows('SELECT 1 FROM schema_migrations WHERE version = ?', [migration.version])).length > 0
           )
             continue;
-          for (const sql of migration.mysql) await pool.query(sql);
+          for (const sql of migration.mysql) await ddl(sql);
           const result = await exec(
             'INSERT IGNORE INTO schema_migrations (version, applied_at) VALUES (?, ?)',
             [migration.version, nowSeconds()],
@@ -149,9 +226,10 @@ export function openMysqlStore(url: string): Store {
         const columns = patchColumns(patch);
         if (columns.length > 0) {
           const assignments = columns.map(([column]) => `\`${column}\` = ?`).join(', ');
-          const result = await exec(`UPDATE users SET ${assignments}, updated_at = ? WHERE username = ?`, [
+          const result = await exec(`UPDATE users SET ${assignments}, updated_at = ? WHERE ${BY_USERNAME}`, [
             ...columns.map(([, value]) => value),
             nowSeconds(),
+            username,
             username,
           ]);
           if (result.affectedRows === 0) throw userNotFound(username);
@@ -181,15 +259,16 @@ export function openMysqlStore(url: string): Store {
       }),
 
     eventsAfter: (afterId: number, limit: number) =>
-      run(async () =>
+      run(async () => {
+        const count = Math.floor(limit);
+        if (!(count >= 1)) return [];
         // LIMIT takes a literal here: mysql2's prepared LIMIT ? is rejected by some servers; it is a checked integer.
-        (
-          await rows<EventRow>(
-            `SELECT * FROM cluster_events WHERE id > ? ORDER BY id LIMIT ${Math.max(1, Math.floor(limit))}`,
-            [afterId],
-          )
-        ).map(eventFromRow),
-      ),
+        return (
+          await rows<EventRow>(`SELECT * FROM cluster_events WHERE id > ? ORDER BY id LIMIT ${count}`, [
+            afterId,
+          ])
+        ).map(eventFromRow);
+      }),
 
     activeRevocations: (now: number) =>
       run(async () =>
@@ -214,11 +293,19 @@ export function openMysqlStore(url: string): Store {
     deleteMeta: (name: string) =>
       run(async () => (await exec('DELETE FROM cluster_meta WHERE name = ?', [name])).affectedRows > 0),
 
-    ping: () =>
-      run(async () => {
-        await pool.query('SELECT 1');
-      }),
+    ping: () => run(() => onConnection(async (connection) => void (await connection.query('SELECT 1')))),
 
-    close: () => run(() => pool.end()),
+    // Idempotent. Bounded like a call: the pool's end waits for busy connections, and one busy on a
+    // server that stopped answering is freed only when its own call times out and discards it.
+    close: () =>
+      (closing ??= run(async () => {
+        let timer: NodeJS.Timeout | undefined;
+        const bound = new Promise<void>((resolve) => (timer = setTimeout(resolve, statementTimeoutMs)));
+        try {
+          await Promise.race([pool.end(), bound]);
+        } finally {
+          clearTimeout(timer);
+        }
+      })),
   };
 }

@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { WardenError } from '../errors/catalogue.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
@@ -30,6 +31,29 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }
 
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * Puts the file in WAL mode (a property of the file: the first process to open it does it).
+ * Changing the journal mode needs an exclusive lock, and SQLite answers SQLITE_BUSY for it at
+ * once instead of calling the busy handler, so workers opening a new file together failed to
+ * start ("database is locked": measured 1-2 of 120 opens by 3 processes). Retry for as long as
+ * the busy handler would wait.
+ */
+function enableWal(db: Database.Database): void {
+  const deadline = performance.now() + BUSY_TIMEOUT_MS;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'SQLITE_BUSY' || performance.now() > deadline) throw error;
+      Atomics.wait(pause, 0, 0, 5);
+    }
+  }
+}
+
 /**
  * The embedded SQLite store (better-sqlite3): the zero-set-up default on one host. WAL mode lets
  * the workers of `warden start` read while one writes; `busy_timeout` makes a writer wait for
@@ -41,8 +65,8 @@ function isUniqueViolation(error: unknown): boolean {
 export function openSqliteStore(path: string): Store {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  if (path !== ':memory:') enableWal(db);
   db.pragma('foreign_keys = ON');
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
@@ -162,14 +186,17 @@ export function openSqliteStore(path: string): Store {
       }),
 
     eventsAfter: (afterId: number, limit: number) =>
-      guard(() =>
-        (
+      guard(() => {
+        // SQLite reads a negative LIMIT as "no limit".
+        const count = Math.floor(limit);
+        if (!(count >= 1)) return [];
+        return (
           prepare('SELECT * FROM cluster_events WHERE id > ? ORDER BY id LIMIT ?').all(
             afterId,
-            limit,
+            count,
           ) as EventRow[]
-        ).map(eventFromRow),
-      ),
+        ).map(eventFromRow);
+      }),
 
     activeRevocations: (now: number) =>
       guard(() =>
