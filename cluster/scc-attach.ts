@@ -8,9 +8,20 @@ const require = createRequire(import.meta.url);
 interface ClusterBrokerClient {
   isReady: boolean;
   sccBrokerURIList: string[];
+  sccBrokerClientPools: Record<string, { isSubscribed(channel: string, includePending?: boolean): boolean }>;
+  mapChannelNameToBrokerURI(channel: string): string;
   listener(event: 'error'): AsyncIterable<{ error: Error }>;
   listener(event: 'updateBrokers'): AsyncIterable<{ brokerURIs: string[] }>;
+  /** A broker acknowledged this worker's subscription to `channel`. */
+  listener(event: 'subscribe'): AsyncIterable<{ channel: string }>;
 }
+
+interface SubscribingBroker {
+  subscribeSocket(socket: unknown, channel: string): Promise<unknown>;
+}
+
+/** Longest a subscribe ack waits for the broker's confirmation before going ahead anyway, ms. */
+const BROKER_SUBSCRIBE_WAIT_MS = 3000;
 
 interface SccBrokerClientModule {
   attach(
@@ -87,5 +98,50 @@ export function attachToCluster(
       }
     })();
   });
+  confirmSubscriptionsAtBroker(agServer.brokerEngine as unknown as SubscribingBroker, client, isReady);
   return { isReady, brokerURIs: () => [...client.sccBrokerURIList], ready };
+}
+
+/**
+ * Holds a socket's subscribe acknowledgement until the channel's broker has confirmed this
+ * worker's subscription. scc-broker-client subscribes at the broker asynchronously, after SC has
+ * already acknowledged the client; a message published elsewhere in that window was lost, so a
+ * client could subscribe, see the ack, and miss the very next message. Now an acknowledged
+ * subscription receives every message published after the ack, on any worker.
+ */
+function confirmSubscriptionsAtBroker(
+  broker: SubscribingBroker,
+  client: ClusterBrokerClient,
+  isReady: () => boolean,
+): void {
+  const waiters = new Map<string, Set<() => void>>();
+  void (async () => {
+    for await (const { channel } of client.listener('subscribe')) {
+      for (const wake of waiters.get(channel) ?? []) wake();
+      waiters.delete(channel);
+    }
+  })();
+  const confirmedAtBroker = (channel: string) =>
+    client.sccBrokerClientPools[client.mapChannelNameToBrokerURI(channel)]?.isSubscribed(channel, false) ??
+    false;
+  const confirmation = (channel: string): Promise<void> =>
+    new Promise((resolve) => {
+      const set = waiters.get(channel) ?? new Set();
+      waiters.set(channel, set);
+      const wake = () => {
+        clearTimeout(timer);
+        set.delete(wake);
+        if (set.size === 0 && waiters.get(channel) === set) waiters.delete(channel);
+        resolve();
+      };
+      const timer = setTimeout(wake, BROKER_SUBSCRIBE_WAIT_MS);
+      set.add(wake);
+    });
+  const subscribeSocket = broker.subscribeSocket.bind(broker);
+  broker.subscribeSocket = async (socket, channel) => {
+    const confirmed = !isReady() || confirmedAtBroker(channel) ? null : confirmation(channel);
+    const result = await subscribeSocket(socket, channel);
+    await confirmed;
+    return result;
+  };
 }
