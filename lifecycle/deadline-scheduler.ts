@@ -1,7 +1,7 @@
 /**
  * One timer per worker for many per-socket deadlines (token expiry, renewal): deadlines are kept
  * in one-second buckets and a single timeout fires for the earliest bucket. Scheduling and
- * cancelling are O(1); no `setInterval` per socket. Due items are handed over in slices so that
+ * cancelling are O(1); no `setInterval` per socket. Due items are handed over in slices of 50 so that
  * ten thousand sockets coming due in one second do not stall the event loop.
  *
  * @example
@@ -12,7 +12,11 @@ export interface DeadlineSchedulerOptions<K> {
   readonly onDue: (key: K) => void;
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
-  /** How many due items to handle before yielding to the event loop. */
+  /**
+   * How many due items to handle before yielding to the event loop. A renewal costs ~0.12 ms of
+   * CPU here, its promise continuations included (they run before the next slice): 50 keeps each
+   * block near 6 ms where 500 blocked the loop for 55-65 ms (bench/, 10,000 sockets due at once).
+   */
   readonly sliceSize?: number;
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
   readonly clearTimer?: (handle: unknown) => void;
@@ -33,7 +37,7 @@ export class DeadlineScheduler<K> {
 
   constructor(private readonly options: DeadlineSchedulerOptions<K>) {
     this.now = options.now ?? Date.now;
-    this.sliceSize = options.sliceSize ?? 500;
+    this.sliceSize = options.sliceSize ?? 50;
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms).unref());
     this.clearTimer = options.clearTimer ?? ((handle) => clearTimeout(handle as NodeJS.Timeout));
   }
