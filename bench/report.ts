@@ -1,0 +1,186 @@
+import type { MachineInfo } from './lib/machine.ts';
+import type { LoopDelay, Summary } from './lib/stats.ts';
+import { LEAD_MS, type RenewalStallResult } from './renewal/stall.ts';
+import type { RevocationResult } from './revocation/propagation.ts';
+
+/** Everything one `npm run bench` produced; written as JSON next to the markdown summary. */
+export interface BenchReport {
+  readonly machine: MachineInfo;
+  readonly gitCommit: string | null;
+  readonly runSeconds: number;
+  /** Load averages when the run ended: with `machine.loadAverage`, a hint of other work on the host. */
+  readonly loadAverageAtEnd: readonly number[];
+  readonly renewal: RenewalStallResult | { readonly error: string } | null;
+  readonly revocation: RevocationResult | { readonly error: string } | null;
+}
+
+const cell = (value: number | null | undefined): string =>
+  value === null || value === undefined || Number.isNaN(value) ? '-' : String(value);
+
+function table(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map((_, i) => (i === 0 ? '---' : '---:')).join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`),
+  ];
+}
+
+const delayRow = (label: string, delay: LoopDelay): string[] => [
+  label,
+  cell(delay.p50),
+  cell(delay.p99),
+  cell(delay.max),
+  cell(delay.mean),
+  cell(delay.samples),
+];
+
+const summaryRow = (label: string, summary: Summary | null): string[] =>
+  summary === null
+    ? [label, '-', '-', '-', '-', '-', '0']
+    : [
+        label,
+        cell(summary.min),
+        cell(summary.p50),
+        cell(summary.p90),
+        cell(summary.p99),
+        cell(summary.max),
+        cell(summary.count),
+      ];
+
+function logLines(title: string, counts: Readonly<Record<string, number>>): string[] {
+  const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0) return [`${title}: none.`];
+  return [`${title}:`, '', ...entries.map(([message, count]) => `- ${count} x \`${message}\``)];
+}
+
+function renewalSection(result: BenchReport['renewal']): string[] {
+  const lines = ['## 1. Renewal event-loop stall', ''];
+  if (result === null) return [...lines, 'Not run.'];
+  if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
+  const { options, connect } = result;
+  lines.push(
+    `One worker in the bench process (${result.store}), ${connect.authenticated} authenticated ` +
+      `socketcluster-client sockets held by a forked client process (tokens of ${options.users} users, ` +
+      `issued directly); connected in ${Math.round(connect.ms)} ms ` +
+      `(${connect.failed} failed${connect.firstError === null ? '' : `, first error: ${connect.firstError}`}). ` +
+      `Each wave moves the injected clock past TOKEN_RENEW_INTERVAL and calls \`lifecycle.runDue()\`. ` +
+      `Event-loop delay of the worker's process from \`monitorEventLoopDelay\` (resolution ${options.resolutionMs} ms, ` +
+      `which is subtracted: the figures are how late its timer fired), in ms; a wave's window starts ${LEAD_MS} ms before \`runDue()\`:`,
+    '',
+    ...table(
+      ['window', 'p50', 'p99', 'max', 'mean', 'samples'],
+      [
+        delayRow(`baseline (${options.baselineMs / 1000} s, sockets idle)`, result.baseline),
+        ...result.waves.flatMap((wave) => [
+          delayRow(`wave ${wave.wave}: runDue() to last renewal`, wave.loopDelay),
+          delayRow(`wave ${wave.wave}: same + ${options.tailMs / 1000} s after`, wave.withTailLoopDelay),
+        ]),
+      ],
+    ),
+    '',
+    `Samples are timer ticks, not time: a loop blocked for 60 ms yields one sample of 60 ms however long ` +
+      `it was. "loop busy" is eventLoopUtilization over the wave ` +
+      `(baseline: ${Math.round(result.baselineUtilization * 100)} %).`,
+    '',
+    ...table(
+      [
+        'wave',
+        'renewed (clients / server / expected)',
+        'runDue() sync ms',
+        'first renewal ms',
+        'server done ms',
+        'wave ms',
+        'renewals/s',
+        'loop busy',
+        'deauth / closed',
+      ],
+      result.waves.map((wave) => [
+        String(wave.wave),
+        `${wave.renewedAtClients} / ${wave.renewedAtServer} / ${wave.expected}`,
+        cell(wave.runDueMs),
+        cell(wave.firstClientMs),
+        cell(wave.serverDurationMs),
+        cell(wave.durationMs),
+        cell(wave.renewalsPerSecond),
+        `${Math.round(wave.utilization * 100)} %`,
+        `${wave.clientsDeauthenticated} / ${wave.clientsClosed}`,
+      ]),
+    ),
+    '',
+    ...logLines('Worker warnings/errors', result.workerLog),
+  );
+  return lines;
+}
+
+function revocationSection(result: BenchReport['revocation']): string[] {
+  const lines = ['## 2. Revocation propagation across processes', ''];
+  if (result === null) return [...lines, 'Not run.'];
+  if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
+  const { options, logout, cli, shutdown } = result;
+  const header = ['ms', 'min', 'p50', 'p90', 'p99', 'max', 'n'];
+  lines.push(
+    `\`warden start\` with WORKERS=${options.workers}, BROKERS=${options.brokers}, ${result.store}, ` +
+      `REVOCATION_POLL_INTERVAL=${options.revocationPollIntervalMs} ms; ready in ${result.startupMs} ms. ` +
+      `Each round: \`POST /auth/login\`, ${options.socketsPerRound} sockets on the token (consecutive connections, ` +
+      `node:cluster hands each to the next free worker), then \`POST /auth/logout\` ` +
+      `(${options.warmupRounds} unmeasured warm-up rounds first). ` +
+      (result.spread === null
+        ? ''
+        : `First round's sockets per worker pid (from \`ss\`): ${Object.entries(result.spread)
+            .map(([pid, n]) => `${pid}: ${n}`)
+            .join(', ')}.`),
+    '',
+    ...table(header, [
+      summaryRow('logout sent -> each socket deauthenticated', logout.perSocket),
+      summaryRow('logout sent -> last socket of the round', logout.perRoundLast),
+      summaryRow('logout sent -> 204 received', logout.response),
+    ]),
+    '',
+    (logout.roundsOnEveryWorker === null
+      ? ''
+      : `Rounds with sockets on every worker: ${logout.roundsOnEveryWorker}/${options.rounds}. `) +
+      `Missed (no deauthenticate within ${options.deauthTimeoutMs} ms): ${logout.missed}; failed rounds: ` +
+      `${logout.roundsFailed}${logout.firstFailure === null ? '' : ` (first: ${logout.firstFailure})`}.`,
+    '',
+    `\`warden user revoke\` (${options.cliRounds} runs, ${options.socketsPerRound} sockets each; the store's event ` +
+      `log is the only path):`,
+    '',
+    ...table(header, [
+      summaryRow('command exit -> each socket deauthenticated', cli.fromExit),
+      summaryRow('command exit -> last socket of the run', cli.lastFromExit),
+      summaryRow('"revoked" line printed -> each socket', cli.fromConfirmation),
+      summaryRow('command spawn -> exit', cli.commandMs),
+    ]),
+    '',
+    `Missed: ${cli.missed}; failed runs: ${cli.roundsFailed}` +
+      `${cli.firstFailure === null ? '' : ` (first: ${cli.firstFailure})`}.`,
+    '',
+    shutdown === null
+      ? 'Shutdown: not reached.'
+      : `Shutdown (SIGTERM to the supervisor): ${shutdown.ms} ms, exit ${shutdown.exitCode ?? shutdown.signal}` +
+          `${shutdown.forced ? `, SIGKILL needed for: ${shutdown.lingering.join('; ') || 'the supervisor'}` : ', nothing left behind'}.`,
+    '',
+    ...logLines('Cluster warnings/errors', result.clusterLog),
+  );
+  return lines;
+}
+
+/** The short markdown summary of a run. */
+export function renderMarkdown(report: BenchReport): string {
+  const { machine } = report;
+  const limit = machine.openFileLimit;
+  return [
+    `# Warden bench, ${machine.date}`,
+    '',
+    `${machine.cpus} x ${machine.cpuModel}, ${machine.totalMemoryMiB} MiB, ${machine.platform}, Node ${machine.node}, ` +
+      `open files ${limit === null ? 'unknown' : `${limit.soft} (hard ${limit.hard})`}` +
+      `${report.gitCommit === null ? '' : `, commit ${report.gitCommit.slice(0, 12)}`}. ` +
+      `Run time ${report.runSeconds} s; load average ${machine.loadAverage.join(' ')} at the start, ` +
+      `${report.loadAverageAtEnd.join(' ')} at the end.`,
+    '',
+    ...renewalSection(report.renewal),
+    '',
+    ...revocationSection(report.revocation),
+    '',
+  ].join('\n');
+}

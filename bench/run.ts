@@ -1,0 +1,151 @@
+/**
+ * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
+ * latest.{json,md}). Options: --only renewal|revocation, --sockets N, --waves N, --rounds N,
+ * --cli-rounds N, --workers N, --brokers N.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { runInterruptActions } from './lib/cleanup.ts';
+import { loadAverage, machineInfo, openFileLimit } from './lib/machine.ts';
+import { renderMarkdown, type BenchReport } from './report.ts';
+import { RENEWAL_DEFAULTS, runRenewalStall } from './renewal/stall.ts';
+import { REVOCATION_DEFAULTS, runRevocationPropagation } from './revocation/propagation.ts';
+
+const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** File descriptors the process needs beyond one per socket (store, listeners, IPC, libuv). */
+const FD_MARGIN = 1_000;
+
+const { values } = parseArgs({
+  options: {
+    only: { type: 'string' },
+    sockets: { type: 'string' },
+    waves: { type: 'string' },
+    rounds: { type: 'string' },
+    'cli-rounds': { type: 'string' },
+    workers: { type: 'string' },
+    brokers: { type: 'string' },
+  },
+});
+
+function count(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) throw new Error(`--${name} must be a positive integer`);
+  return value;
+}
+
+const only = values.only;
+if (only !== undefined && only !== 'renewal' && only !== 'revocation') {
+  throw new Error('--only must be "renewal" or "revocation"');
+}
+const renewalOptions = {
+  ...RENEWAL_DEFAULTS,
+  sockets: count('sockets', values.sockets, RENEWAL_DEFAULTS.sockets),
+  waves: count('waves', values.waves, RENEWAL_DEFAULTS.waves),
+};
+const revocationOptions = {
+  ...REVOCATION_DEFAULTS,
+  rounds: count('rounds', values.rounds, REVOCATION_DEFAULTS.rounds),
+  cliRounds: count('cli-rounds', values['cli-rounds'], REVOCATION_DEFAULTS.cliRounds),
+  workers: count('workers', values.workers, REVOCATION_DEFAULTS.workers),
+  brokers: count('brokers', values.brokers, REVOCATION_DEFAULTS.brokers),
+};
+
+/**
+ * The worker (here) and the client process (forked, inheriting the limit) each hold one
+ * descriptor per socket. Node raises its soft RLIMIT_NOFILE to the hard limit at start-up, so
+ * the hard limit is what counts; raising that needs root (`ulimit -Hn`), which is left to the user.
+ */
+function ensureFileLimit(needed: number): void {
+  const limit = openFileLimit();
+  if (limit === null || limit.soft >= needed) return;
+  throw new Error(
+    `the renewal bench needs ${needed} open files per process; the limit is ${limit.soft} (hard ${limit.hard}). ` +
+      `Raise it (ulimit -n ${needed}; as root if above the hard limit) or pass --sockets ${Math.max(1, limit.soft - FD_MARGIN)}.`,
+  );
+}
+
+function gitCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const message = (error: unknown) => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+const log = (section: string) => (line: string) => console.log(`[bench ${section}] ${line}`);
+
+async function main(): Promise<number> {
+  if (only !== 'revocation') ensureFileLimit(renewalOptions.sockets + FD_MARGIN);
+  const started = Date.now();
+  const machine = machineInfo();
+  let failed = false;
+
+  let renewal: BenchReport['renewal'] = null;
+  if (only !== 'revocation') {
+    try {
+      renewal = await runRenewalStall(renewalOptions, log('renewal'));
+    } catch (error) {
+      failed = true;
+      renewal = { error: message(error) };
+      log('renewal')(`failed: ${message(error)}`);
+    }
+  }
+
+  let revocation: BenchReport['revocation'] = null;
+  if (only !== 'renewal') {
+    try {
+      revocation = await runRevocationPropagation(revocationOptions, log('revocation'));
+    } catch (error) {
+      failed = true;
+      revocation = { error: message(error) };
+      log('revocation')(`failed: ${message(error)}`);
+    }
+  }
+
+  const report: BenchReport = {
+    machine,
+    gitCommit: gitCommit(),
+    runSeconds: Math.round((Date.now() - started) / 100) / 10,
+    loadAverageAtEnd: loadAverage(),
+    renewal,
+    revocation,
+  };
+  const markdown = renderMarkdown(report);
+  const json = JSON.stringify(report, null, 2) + '\n';
+  const stamp = machine.date.replace(/[:.]/g, '-');
+  await mkdir(RESULTS, { recursive: true });
+  await writeFile(`${RESULTS}bench-${stamp}.json`, json);
+  await writeFile(`${RESULTS}bench-${stamp}.md`, markdown);
+  await writeFile(`${RESULTS}latest.json`, json);
+  await writeFile(`${RESULTS}latest.md`, markdown);
+  console.log('\n' + markdown);
+  console.log(`written: bench/results/bench-${stamp}.{json,md} and bench/results/latest.{json,md}`);
+  return failed ? 1 : 0;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`[bench] ${signal}: stopping the processes the bench started`);
+    runInterruptActions();
+    process.exit(130);
+  });
+}
+process.once('uncaughtException', (error) => {
+  console.error(`[bench] uncaught: ${message(error)}`);
+  runInterruptActions();
+  process.exit(1);
+});
+
+// Exit explicitly: a worker's or client library's stray handle must not keep the bench alive.
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(message(error));
+    process.exit(1);
+  },
+);
