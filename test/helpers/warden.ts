@@ -3,6 +3,7 @@ import { parseConfig, type Config } from '../../config/index.ts';
 import { PasswordHasher } from '../../auth/passwords.ts';
 import { silentLogger } from '../../log/logger.ts';
 import type { User } from '../../store/types.ts';
+import { openStore } from '../../store/index.ts';
 import { startWorker, type WardenWorker } from '../../worker/create-worker.ts';
 import { createTestDatabase } from './mariadb.ts';
 
@@ -85,4 +86,29 @@ export async function startTestWarden(
       await db?.drop();
     },
   };
+}
+
+/**
+ * Creates a user directly in the store at `databaseUrl` (migrating it first), for tests whose
+ * Warden runs in other processes.
+ */
+export async function createStoredUser(
+  databaseUrl: string,
+  spec: { username: string; password: string } & Partial<Pick<User, 'publish' | 'subscribe' | 'invoke'>>,
+): Promise<void> {
+  const store = openStore(databaseUrl);
+  try {
+    await store.migrate();
+    await store.createUser({
+      username: spec.username,
+      passwordHash: await hasher.hash(spec.password),
+      tenant: null,
+      roles: [],
+      publish: spec.publish ?? [],
+      subscribe: spec.subscribe ?? [],
+      invoke: spec.invoke ?? [],
+    });
+  } finally {
+    await store.close();
+  }
 }

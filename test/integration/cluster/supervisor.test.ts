@@ -3,9 +3,7 @@ import { connectClient, socketLogin, type TestClient } from '../../helpers/clien
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { execFileSync } from 'node:child_process';
 import { childrenOf, freePort, isAlive, runWarden, type RunningProcess } from '../../helpers/processes.ts';
-import { testEnv, testSecrets, TEST_HASH_COST } from '../../helpers/warden.ts';
-import { PasswordHasher } from '../../../auth/passwords.ts';
-import { openStore } from '../../../store/index.ts';
+import { testEnv, testSecrets, createStoredUser } from '../../helpers/warden.ts';
 
 /** `warden start` as a real process tree: state server, 2 brokers, 2 workers sharing one port. */
 describe('warden start: the cluster on one host (real processes)', function () {
@@ -25,19 +23,14 @@ describe('warden start: the cluster on one host (real processes)', function () {
 
   before(async function () {
     db = await createTestDatabase();
-    const store = openStore(db.url);
-    await store.migrate();
     password = 'cluster-password';
-    await store.createUser({
+    await createStoredUser(db.url, {
       username,
-      passwordHash: await new PasswordHasher({ cost: TEST_HASH_COST }).hash(password),
-      tenant: null,
-      roles: [],
+      password,
       publish: ['chat.*'],
       subscribe: ['chat.*'],
       invoke: ['whoami'],
     });
-    await store.close();
     port = await freePort();
     const secrets = testSecrets();
     warden = runWarden(['start'], {

@@ -2,12 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadAll } from 'js-yaml';
-import { PasswordHasher } from '../../../auth/passwords.ts';
-import { openStore } from '../../../store/index.ts';
 import { connectClient, type ConnectStatus, type TestClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { freePorts, isAlive, runWarden, type RunningProcess } from '../../helpers/processes.ts';
-import { testSecrets, TEST_HASH_COST } from '../../helpers/warden.ts';
+import { testSecrets, createStoredUser } from '../../helpers/warden.ts';
 
 /**
  * The topology kubernetes/ describes, as processes on loopback: one state server, two brokers,
@@ -67,18 +65,7 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
 
   before(async function () {
     db = await createTestDatabase();
-    const store = openStore(db.url);
-    await store.migrate();
-    await store.createUser({
-      username,
-      passwordHash: await new PasswordHasher({ cost: TEST_HASH_COST }).hash(password),
-      tenant: null,
-      roles: [],
-      publish: ['chat.*'],
-      subscribe: ['chat.*'],
-      invoke: [],
-    });
-    await store.close();
+    await createStoredUser(db.url, { username, password, publish: ['chat.*'], subscribe: ['chat.*'] });
 
     const configMap = manifest('configmap.yaml')[0] as { data: Record<string, string> };
     const secrets = testSecrets();
