@@ -84,9 +84,21 @@ export class PasswordHasher {
    * response time does not reveal which usernames exist.
    */
   async verifyDummy(password: string): Promise<false> {
-    this.dummy ??= this.hash(randomBytes(16).toString('hex'));
-    await this.verify(password, await this.dummy);
+    await this.verify(password, await this.dummyHash());
     return false;
+  }
+
+  /**
+   * Computes the dummy hash ahead of the first login: computed lazily, the first unknown-user
+   * login of each worker would cost two hashes and stand out by its timing.
+   */
+  async warmUp(): Promise<void> {
+    await this.dummyHash();
+  }
+
+  private dummyHash(): Promise<string> {
+    this.dummy ??= this.hash(randomBytes(16).toString('hex'));
+    return this.dummy;
   }
 
   /** True when a stored hash uses weaker parameters than this hasher (rehash on next login). */

@@ -89,6 +89,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   });
 
   const hasher = new PasswordHasher({ cost: config.passwordHashCost });
+  await hasher.warmUp();
   const limiter = new AttemptLimiter({ ...config.loginRateLimit, now });
   const revocations = new RevocationList();
   const registry = new SocketRegistry();
