@@ -50,5 +50,18 @@ export async function checkLogin(
       : await deps.hasher.verify(password, user.passwordHash);
   if (user === null || !ok || user.disabled) throw new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
   deps.limiter.reset(`user:${username.toLowerCase()}`);
+  if (deps.hasher.needsRehash(user.passwordHash)) await upgradeHash(deps, user, password);
   return user;
+}
+
+/**
+ * Re-hashes a password stored with weaker parameters than PASSWORD_HASH_COST now asks for: the
+ * only moment the plain password is at hand. Once per user; a store error leaves the old hash.
+ */
+async function upgradeHash(deps: LoginDeps, user: User, password: string): Promise<void> {
+  try {
+    await deps.store.updateUser(user.username, { passwordHash: await deps.hasher.hash(password) });
+  } catch {
+    // The login itself succeeded; the upgrade is retried at the next one.
+  }
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import jwt from 'jsonwebtoken';
-import { startTestWarden, type TestWarden } from '../../helpers/warden.ts';
+import { startTestWarden, TEST_HASH_COST, type TestWarden } from '../../helpers/warden.ts';
 
 async function post(url: string, body: string | undefined, headers: Record<string, string> = {}) {
   const response = await fetch(url, {
@@ -154,5 +154,29 @@ describe('HTTP login rate limit', function () {
     assert.equal(limited.status, 429);
     assert.ok(Number(limited.headers.get('retry-after')) >= 1);
     assert.equal((limited.json?.error as { name: string }).name, 'RateLimitError');
+  });
+});
+
+describe('password hash upgrade at login', function () {
+  let warden: TestWarden;
+  before(async function () {
+    // Users are created with the test cost (2^14); this server asks for 2^15.
+    warden = await startTestWarden({ PASSWORD_HASH_COST: String(TEST_HASH_COST + 1) });
+  });
+  after(async function () {
+    await warden.close();
+  });
+
+  it('re-hashes a password stored with weaker parameters on the next successful login', async function () {
+    const { user, password } = await warden.createUser();
+    assert.match(user.passwordHash, new RegExp(`^\\$scrypt\\$ln=${TEST_HASH_COST},`));
+    const body = JSON.stringify({ username: user.username, password });
+    assert.equal((await post(`${warden.url}/auth/login`, body)).status, 200);
+    const upgraded = await warden.worker.store.findUserByUsername(user.username);
+    assert.match(upgraded?.passwordHash ?? '', new RegExp(`^\\$scrypt\\$ln=${TEST_HASH_COST + 1},`));
+    // The new hash still checks the same password, and only the password.
+    assert.equal((await post(`${warden.url}/auth/login`, body)).status, 200);
+    const wrong = JSON.stringify({ username: user.username, password: `${password}x` });
+    assert.equal((await post(`${warden.url}/auth/login`, wrong)).status, 401);
   });
 });
