@@ -4,6 +4,9 @@ import type { ClusterEvent, Store } from '../store/types.ts';
 import type { ControlBus } from './control-bus.ts';
 import type { ControlMessage } from './control-messages.ts';
 
+/** A token revocation recorded by a renewal (value = when it was replaced), not a logout. */
+const isReplacement = (revocation: Revocation) => revocation.kind === 'token' && revocation.value !== 0;
+
 /** How often each worker purges expired revocations, ms. */
 export const PURGE_INTERVAL_MS = 60_000;
 
@@ -53,7 +56,10 @@ export class ClusterControl {
       });
     }
     this.apply(revocation);
-    this.options.bus.publish({ type: 'revoke', revocation });
+    // A token replaced by a renewal stays valid for TOKEN_REUSE_GRACE (10 s) anyway, so other
+    // workers learn of it from the store's log (one poll, 250 ms) rather than by a broadcast that
+    // every renewal would otherwise send to every worker. Logouts and revocations go out at once.
+    if (!isReplacement(revocation)) this.options.bus.publish({ type: 'revoke', revocation });
   }
 
   /** Revocations made while the store was down, not yet written. */

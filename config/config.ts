@@ -84,7 +84,7 @@ const schema = z.object({
   DATA_DIR: z.string().trim().min(1).default('./data'),
   TOKEN_TTL: seconds.default(3600),
   TOKEN_RENEW_INTERVAL: seconds.default(1800),
-  TOKEN_REUSE_GRACE: intIn(0, 300).default(10),
+  TOKEN_REUSE_GRACE: intIn(1, 300).default(10),
   SESSION_MAX_AGE: seconds.default(12 * 3600),
   SESSION_IDLE_TIMEOUT: seconds.optional(),
   ALLOWED_ORIGINS: z.string().trim().optional(),
@@ -161,6 +161,13 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
     throw new ConfigError(
       'TOKEN_TTL',
       `must exceed TOKEN_RENEW_INTERVAL (${v.TOKEN_RENEW_INTERVAL}) plus TOKEN_REUSE_GRACE (${v.TOKEN_REUSE_GRACE}), or tokens expire before they are renewed`,
+    );
+  }
+  if (v.REVOCATION_POLL_INTERVAL >= v.TOKEN_REUSE_GRACE * 1000) {
+    // Replaced tokens reach other workers through the store's log only (cluster-control.ts).
+    throw new ConfigError(
+      'REVOCATION_POLL_INTERVAL',
+      `must be below TOKEN_REUSE_GRACE (${v.TOKEN_REUSE_GRACE} s), or reuse of a replaced token can go unnoticed on other workers`,
     );
   }
   return Object.freeze({

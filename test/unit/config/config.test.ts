@@ -42,6 +42,11 @@ describe('config', function () {
     assert.equal(configError({ ALLOWED_ORIGINS: 'not a url' }).variable, 'ALLOWED_ORIGINS');
     assert.equal(configError({ ALLOWED_ORIGINS: 'https://a.example/path' }).variable, 'ALLOWED_ORIGINS');
     assert.equal(configError({ TOKEN_TTL: '1800' }).variable, 'TOKEN_TTL');
+    assert.equal(configError({ TOKEN_REUSE_GRACE: '0' }).variable, 'TOKEN_REUSE_GRACE');
+    assert.equal(
+      configError({ TOKEN_REUSE_GRACE: '2', REVOCATION_POLL_INTERVAL: '2000' }).variable,
+      'REVOCATION_POLL_INTERVAL',
+    );
     assert.equal(configError({}, { ...secrets, authKey: 'short' }).variable, 'AUTH_KEY');
     assert.equal(
       configError({}, { authKey: secrets.authKey, sccAuthKey: secrets.authKey }).variable,
