@@ -7,6 +7,10 @@ import type { ControlMessage } from './control-messages.ts';
 /** A token revocation recorded by a renewal (value = when it was replaced), not a logout. */
 const isReplacement = (revocation: Revocation) => revocation.kind === 'token' && revocation.value !== 0;
 
+/** Replacements are written at most this long after the renewal, ms, in batches of WRITE_BATCH. */
+const WRITE_DELAY_MS = 50;
+const WRITE_BATCH = 200;
+
 /** How often each worker purges expired revocations, ms. */
 export const PURGE_INTERVAL_MS = 60_000;
 
@@ -24,9 +28,9 @@ export interface ClusterControlOptions {
 
 /**
  * The one place where revocations and user changes enter a worker and leave it for the cluster.
- * A revocation is written to the store first (durable, seen by workers that start later), then
- * applied here and sent on the control bus (fast path, ~ms); the store's event feed is the slow,
- * reliable path (one poll interval). Applying is idempotent, so duplicates are harmless.
+ * A revocation is applied here, written to the store (durable, seen by workers that start later)
+ * and sent on the control bus (fast path, ~ms); the store's event feed is the slow, reliable path
+ * (one poll interval). Applying is idempotent, so duplicates are harmless.
  *
  * @example
  *   await control.revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp });
@@ -34,45 +38,88 @@ export interface ClusterControlOptions {
 export class ClusterControl {
   private readonly now: () => number;
   private readonly pending: Revocation[] = [];
+  private writing: Promise<void> | null = null;
+  private batchTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: ClusterControlOptions) {
     this.now = options.now ?? Date.now;
   }
 
   /**
-   * Revokes cluster-wide. If the store is down, the revocation still takes effect on the live
-   * cluster at once (memory and bus) and is kept here to be written when the store answers again
-   * (flushPending), so a logout during an outage is not lost when the store comes back.
+   * Revokes cluster-wide: applied here at once, written to the store (durable, seen by workers
+   * that start later) and, unless it is a renewal's replacement, sent on the control bus. If the
+   * store is down, the revocation still holds on the live cluster and stays pending until the
+   * store answers again, so a logout during an outage is not lost when it comes back.
    */
   async revoke(revocation: Revocation): Promise<void> {
+    this.apply(revocation);
+    this.pending.push(revocation);
+    if (isReplacement(revocation)) {
+      // A token replaced by a renewal stays valid for TOKEN_REUSE_GRACE (10 s) anyway: other
+      // workers read it from the store's log (one poll, 250 ms), and a wave of renewals costs one
+      // multi-row INSERT per batch instead of a write and a broadcast per socket.
+      this.scheduleWrite();
+      return;
+    }
     try {
       await this.flushPending();
-      await this.options.store.appendEvent(revocation);
     } catch (error) {
-      this.pending.push(revocation);
       this.options.log.warn('store down: revocation applied on the live cluster, written later', {
         error,
         pending: this.pending.length,
       });
     }
-    this.apply(revocation);
-    // A token replaced by a renewal stays valid for TOKEN_REUSE_GRACE (10 s) anyway, so other
-    // workers learn of it from the store's log (one poll, 250 ms) rather than by a broadcast that
-    // every renewal would otherwise send to every worker. Logouts and revocations go out at once.
-    if (!isReplacement(revocation)) this.options.bus.publish({ type: 'revoke', revocation });
+    this.options.bus.publish({ type: 'revoke', revocation });
   }
 
-  /** Revocations made while the store was down, not yet written. */
+  /** Revocations applied here but not yet written to the store. */
   get pendingCount(): number {
     return this.pending.length;
   }
 
-  /** Writes the revocations made while the store was down, oldest first; throws if it still is. */
+  /** Writes every pending revocation, oldest first; throws if the store is down. */
   async flushPending(): Promise<void> {
+    // One writer at a time; loop because revocations may arrive while a write is in flight.
     while (this.pending.length > 0) {
-      await this.options.store.appendEvent(this.pending[0] as Revocation);
-      this.pending.shift();
+      this.writing ??= this.writePending().finally(() => (this.writing = null));
+      await this.writing;
     }
+  }
+
+  /** Writes what is pending, then stops the batch timer (worker shutdown). */
+  async stop(): Promise<void> {
+    if (this.batchTimer !== null) clearTimeout(this.batchTimer);
+    this.batchTimer = null;
+    await this.flushPending().catch((error: unknown) =>
+      this.options.log.warn('revocations left unwritten at shutdown', {
+        error,
+        pending: this.pending.length,
+      }),
+    );
+  }
+
+  private async writePending(): Promise<void> {
+    while (this.pending.length > 0) {
+      const batch = this.pending.slice(0, WRITE_BATCH);
+      await this.options.store.appendEvents(batch);
+      this.pending.splice(0, batch.length);
+    }
+  }
+
+  private scheduleWrite(): void {
+    if (this.batchTimer !== null && this.pending.length < WRITE_BATCH) return;
+    if (this.batchTimer !== null) clearTimeout(this.batchTimer);
+    const delay = this.pending.length >= WRITE_BATCH ? 0 : WRITE_DELAY_MS;
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = null;
+      this.flushPending().catch((error: unknown) =>
+        this.options.log.warn('store down: replaced tokens written later', {
+          error,
+          pending: this.pending.length,
+        }),
+      );
+    }, delay);
+    this.batchTimer.unref();
   }
 
   /**

@@ -23,6 +23,9 @@ import type { NewClusterEvent, NewUser, Store, UserPatch } from './types.ts';
 
 type Value = string | number | null;
 
+/** Rows per multi-row INSERT of appendEvents. */
+const APPEND_CHUNK = 500;
+
 export interface MysqlStoreOptions {
   /** How long to wait for the TCP connection and the server's greeting. Default 5000 ms. */
   readonly connectTimeoutMs?: number;
@@ -256,6 +259,20 @@ export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): St
           [event.kind, event.subject, event.value, event.expiresAt, createdAt],
         );
         return { ...event, id: Number(result.insertId), createdAt };
+      }),
+
+    appendEvents: (events: readonly NewClusterEvent[]) =>
+      run(async () => {
+        if (events.length === 0) return;
+        const createdAt = nowSeconds();
+        // One multi-row INSERT per chunk: atomic per statement; chunks keep the packet small.
+        for (let from = 0; from < events.length; from += APPEND_CHUNK) {
+          const chunk = events.slice(from, from + APPEND_CHUNK);
+          await exec(
+            `INSERT INTO cluster_events (kind, subject, value, expires_at, created_at) VALUES ${chunk.map(() => '(?, ?, ?, ?, ?)').join(', ')}`,
+            chunk.flatMap((event) => [event.kind, event.subject, event.value, event.expiresAt, createdAt]),
+          );
+        }
       }),
 
     eventsAfter: (afterId: number, limit: number) =>

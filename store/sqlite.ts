@@ -185,6 +185,18 @@ export function openSqliteStore(path: string): Store {
         return { ...event, id: Number(result.lastInsertRowid), createdAt };
       }),
 
+    appendEvents: (events: readonly NewClusterEvent[]) =>
+      guard(() => {
+        const createdAt = nowSeconds();
+        const insert = prepare(
+          'INSERT INTO cluster_events (kind, subject, value, expires_at, created_at) VALUES (?, ?, ?, ?, ?)',
+        );
+        db.transaction(() => {
+          for (const event of events)
+            insert.run(event.kind, event.subject, event.value, event.expiresAt, createdAt);
+        })();
+      }),
+
     eventsAfter: (afterId: number, limit: number) =>
       guard(() => {
         // SQLite reads a negative LIMIT as "no limit".

@@ -71,6 +71,8 @@ export interface Store {
   removeUser(username: string): Promise<User>;
   /** Appends an event; returns it with its id. */
   appendEvent(event: NewClusterEvent): Promise<ClusterEvent>;
+  /** Appends several events in order: atomically per 500 (one statement or transaction). */
+  appendEvents(events: readonly NewClusterEvent[]): Promise<void>;
   /** Events with id > afterId, oldest first, at most `limit`. */
   eventsAfter(afterId: number, limit: number): Promise<ClusterEvent[]>;
   /** Events that still mean something at `now` (epoch s) and are revocations. */

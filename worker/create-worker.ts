@@ -224,6 +224,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     await procedureServer.idle(config.shutdownTimeout * 1000);
     feed.stop();
     clearInterval(purger);
+    await control.stop();
     lifecycle.stop();
     bus.stop();
     for (const socket of Object.values(agServer.clients)) socket.disconnect(code, 'worker draining');

@@ -333,6 +333,19 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           assert.deepEqual(await store.eventsAfter(0, 100), appended);
         });
 
+        it('appends a batch of events in order with appendEvents, and an empty batch as nothing', async function () {
+          const batch = Array.from({ length: 620 }, (_, index) =>
+            event('token', `jti-batch-${index}`, T0 + 900),
+          );
+          await atClock(T0, () => store.appendEvents(batch));
+          await store.appendEvents([]);
+          const stored = await store.eventsAfter(0, 1000);
+          assert.deepEqual(
+            stored.map(({ id: _id, ...rest }) => rest),
+            batch.map((input) => ({ ...input, createdAt: T0 })),
+          );
+        });
+
         it('pages through events with eventsAfter(afterId, limit), oldest first', async function () {
           const appended: ClusterEvent[] = [];
           for (let index = 0; index < 5; index++)
