@@ -39,6 +39,12 @@ async function withStore<T>(
   }
 }
 
+/** An operator sees why (e.g. "connect ECONNREFUSED"), which a client-safe message leaves out. */
+function withCause(error: Error): string {
+  const cause = error.cause instanceof Error ? error.cause.message : undefined;
+  return cause === undefined || error.message.includes(cause) ? error.message : `${error.message}: ${cause}`;
+}
+
 /** Runs one `warden` command; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -97,7 +103,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     if (error instanceof ConfigError || error instanceof WardenError) {
-      process.stderr.write(`warden: ${error.message}\n`);
+      process.stderr.write(`warden: ${withCause(error)}\n`);
       return 1;
     }
     process.stderr.write(`warden: ${error instanceof Error ? error.stack : String(error)}\n`);

@@ -55,6 +55,31 @@ function enableWal(db: Database.Database): void {
 }
 
 /**
+ * Opens and configures the file. A path that cannot hold a database (a directory, a file that is
+ * not SQLite, no permission) fails here with a message naming the path and DATABASE_URL, not a
+ * driver stack trace.
+ */
+function openDatabase(path: string): Database.Database {
+  let db: Database.Database | undefined;
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    db = new Database(path);
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (path !== ':memory:') enableWal(db);
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (error) {
+    db?.close();
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new WardenError(
+      'StoreUnavailableError',
+      `DATABASE_URL: cannot open the SQLite database at ${path}: ${reason}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
  * The embedded SQLite store (better-sqlite3): the zero-set-up default on one host. WAL mode lets
  * the workers of `warden start` read while one writes; `busy_timeout` makes a writer wait for
  * another process's write instead of failing at once.
@@ -63,11 +88,7 @@ function enableWal(db: Database.Database): void {
  *   const store = openSqliteStore('./data/warden.db');
  */
 export function openSqliteStore(path: string): Store {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  if (path !== ':memory:') enableWal(db);
-  db.pragma('foreign_keys = ON');
+  const db = openDatabase(path);
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let statement = statements.get(sql);

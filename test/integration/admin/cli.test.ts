@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { connectClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
@@ -28,7 +29,7 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     await db.drop();
   });
 
-  function warden_(args: string[], stdin?: string): Promise<Run> {
+  function warden_(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<Run> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [WARDEN, ...args], {
         env: {
@@ -36,6 +37,7 @@ describe('warden CLI (real processes, real MariaDB)', function () {
           ...testEnv(db.url),
           AUTH_KEY: secrets.authKey,
           SCC_AUTH_KEY: secrets.sccAuthKey,
+          ...env,
         },
         stdio: ['pipe', 'pipe', 'pipe'],
       });
@@ -193,6 +195,19 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     assert.notEqual(missing.code, 0);
     const unknown = await warden_(['frobnicate']);
     assert.equal(unknown.code, 2);
+  });
+
+  it('names the store and the reason when the store cannot be reached or opened', async function () {
+    const unreachable = await warden_(['user', 'list'], undefined, {
+      DATABASE_URL: 'mysql://root@127.0.0.1:1/warden',
+    });
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /^warden: the user store is unavailable: .*ECONNREFUSED/m);
+    assert.doesNotMatch(unreachable.stderr, /\n\s+at /, 'no stack trace');
+    const directory = await warden_(['user', 'list'], undefined, { DATABASE_URL: `sqlite:${tmpdir()}` });
+    assert.equal(directory.code, 1);
+    assert.match(directory.stderr, /^warden: DATABASE_URL: cannot open the SQLite database at /m);
+    assert.doesNotMatch(directory.stderr, /\n\s+at /, 'no stack trace');
   });
 
   it('migrates idempotently', async function () {

@@ -2,9 +2,10 @@ import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { WardenError } from '../../../errors/catalogue.ts';
 import { openStore } from '../../../store/index.ts';
 import { MIGRATIONS } from '../../../store/migrations.ts';
 import { describeStoreContract, type OpenedStore } from './store-contract.ts';
@@ -91,6 +92,26 @@ describe('SQLite store', function () {
     } finally {
       await second.close();
     }
+  });
+
+  it('refuses a path that cannot hold a database with StoreUnavailableError naming DATABASE_URL and the path', async function () {
+    const notSqlite = join(temp.dir, 'notes.txt');
+    await writeFile(
+      notSqlite,
+      'this is not a SQLite database, only text that is long enough to have a header\n'.repeat(20),
+    );
+    for (const path of [temp.dir, notSqlite]) {
+      assert.throws(
+        () => openStore(`sqlite:${path}`),
+        (error: unknown) =>
+          error instanceof WardenError &&
+          error.name === 'StoreUnavailableError' &&
+          error.message.includes('DATABASE_URL') &&
+          error.message.includes(path),
+      );
+    }
+    const text = await readFile(notSqlite, 'utf8');
+    assert.match(text, /^this is not a SQLite database/, 'the file it refused is left as it was');
   });
 
   it('creates missing parent directories of the database file', async function () {
