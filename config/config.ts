@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -25,11 +26,36 @@ export interface Config {
   readonly tokenReuseGrace: number;
   readonly sessionMaxAge: number;
   readonly sessionIdleTimeout: number | null;
-  /** `null` means: only the server's own origin (the Origin's host equals the Host header). */
+  /**
+   * Origins allowed in WebSocket handshakes and browser requests: ALLOWED_ORIGINS, else
+   * PUBLIC_URL's origin. `null` means neither is set: only `http://localhost:PORT` and
+   * `http://127.0.0.1:PORT` of the port the worker listens on. The Host header never decides.
+   */
   readonly allowedOrigins: readonly string[] | null;
+  /** The origin browsers use (PUBLIC_URL), or null. */
+  readonly publicUrl: string | null;
+  /** Addresses or CIDRs of reverse proxies whose X-Forwarded-For is believed (TRUST_PROXY). */
+  readonly trustProxy: readonly string[];
   readonly maxPayload: number;
   readonly maxChannelsPerSocket: number;
+  /** Failed logins per client address (all usernames) per window: LOGIN_RATE_LIMIT/_WINDOW. */
   readonly loginRateLimit: { readonly max: number; readonly windowSeconds: number };
+  /** Failed logins per (username, address) pair and per username, in LOGIN_FAILURE_WINDOW. */
+  readonly loginFailureLimit: {
+    readonly perPair: number;
+    readonly perAccount: number;
+    readonly windowSeconds: number;
+  };
+  /** Inbound actions per second per socket (burst: twice that). */
+  readonly socketRateLimit: number;
+  /** Open sockets per client address per worker. */
+  readonly maxConnectionsPerAddress: number;
+  /** Seconds a socket may stay unauthenticated before it is closed. */
+  readonly unauthenticatedTimeout: number;
+  /** Where the state server and brokers listen (SCC_BIND_HOST, default HOST). */
+  readonly sccBindHost: string;
+  /** Shortest password the CLI accepts. */
+  readonly passwordMinLength: number;
   readonly sccStateServerHost: string;
   readonly sccStateServerPort: number;
   readonly sccBrokerServerPort: number;
@@ -90,8 +116,18 @@ const schema = z.object({
   ALLOWED_ORIGINS: z.string().trim().optional(),
   WS_MAX_PAYLOAD: intIn(1024, 16 * 1024 * 1024).default(64 * 1024),
   MAX_CHANNELS_PER_SOCKET: intIn(1, 100000).default(1000),
-  LOGIN_RATE_LIMIT: intIn(1, 100000).default(10),
+  LOGIN_RATE_LIMIT: intIn(1, 1_000_000).default(60),
   LOGIN_RATE_WINDOW: seconds.default(60),
+  LOGIN_FAILURE_LIMIT: intIn(1, 1_000_000).default(5),
+  LOGIN_FAILURE_WINDOW: seconds.default(900),
+  LOGIN_ACCOUNT_FAILURE_LIMIT: intIn(1, 1_000_000).default(100),
+  TRUST_PROXY: z.string().trim().optional(),
+  PUBLIC_URL: z.string().trim().optional(),
+  SOCKET_RATE_LIMIT: intIn(1, 1_000_000).default(200),
+  MAX_CONNECTIONS_PER_ADDRESS: intIn(1, 1_000_000).default(500),
+  UNAUTHENTICATED_TIMEOUT: seconds.default(30),
+  SCC_BIND_HOST: z.string().trim().min(1).optional(),
+  PASSWORD_MIN_LENGTH: intIn(1, 1024).default(10),
   SCC_STATE_SERVER_HOST: z.string().trim().min(1).default('127.0.0.1'),
   SCC_STATE_SERVER_PORT: port.default(7777),
   SCC_BROKER_SERVER_PORT: port.default(8888),
@@ -126,6 +162,39 @@ function parseOrigins(raw: string | undefined, variable: string): readonly strin
     }
   }
   return Object.freeze(origins.map((o) => o.replace(/\/$/, '')));
+}
+
+/** Parses TRUST_PROXY: addresses (IPv4/IPv6) or CIDRs, comma-separated. */
+function parseTrustProxy(raw: string | undefined): readonly string[] {
+  if (raw === undefined || raw === '') return Object.freeze([]);
+  const entries = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== '');
+  for (const entry of entries) {
+    const [address, bits, extra] = entry.split('/');
+    const family = isIP(address ?? '');
+    const max = family === 4 ? 32 : 128;
+    const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
+    if (family === 0 || !validBits || extra !== undefined) {
+      throw new ConfigError('TRUST_PROXY', `"${entry}" is not an IP address or CIDR like 10.0.0.0/8`);
+    }
+  }
+  return Object.freeze(entries);
+}
+
+function parsePublicUrl(raw: string | undefined): string | null {
+  if (raw === undefined || raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('PUBLIC_URL', `"${raw}" is not a URL like https://rt.example.com`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new ConfigError('PUBLIC_URL', `"${raw}" must be an http:// or https:// URL`);
+  }
+  return url.origin;
 }
 
 function checkKey(variable: string, key: string): void {
@@ -170,6 +239,8 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
       `must be below TOKEN_REUSE_GRACE (${v.TOKEN_REUSE_GRACE} s), or reuse of a replaced token can go unnoticed on other workers`,
     );
   }
+  const allowedOrigins = parseOrigins(v.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS');
+  const publicUrl = parsePublicUrl(v.PUBLIC_URL);
   return Object.freeze({
     nodeEnv: v.NODE_ENV,
     production: v.NODE_ENV === 'production',
@@ -185,10 +256,22 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
     tokenReuseGrace: v.TOKEN_REUSE_GRACE,
     sessionMaxAge: v.SESSION_MAX_AGE,
     sessionIdleTimeout: v.SESSION_IDLE_TIMEOUT ?? null,
-    allowedOrigins: parseOrigins(v.ALLOWED_ORIGINS, 'ALLOWED_ORIGINS'),
+    allowedOrigins: allowedOrigins ?? (publicUrl === null ? null : Object.freeze([publicUrl])),
+    publicUrl,
+    trustProxy: parseTrustProxy(v.TRUST_PROXY),
     maxPayload: v.WS_MAX_PAYLOAD,
     maxChannelsPerSocket: v.MAX_CHANNELS_PER_SOCKET,
     loginRateLimit: Object.freeze({ max: v.LOGIN_RATE_LIMIT, windowSeconds: v.LOGIN_RATE_WINDOW }),
+    loginFailureLimit: Object.freeze({
+      perPair: v.LOGIN_FAILURE_LIMIT,
+      perAccount: v.LOGIN_ACCOUNT_FAILURE_LIMIT,
+      windowSeconds: v.LOGIN_FAILURE_WINDOW,
+    }),
+    socketRateLimit: v.SOCKET_RATE_LIMIT,
+    maxConnectionsPerAddress: v.MAX_CONNECTIONS_PER_ADDRESS,
+    unauthenticatedTimeout: v.UNAUTHENTICATED_TIMEOUT,
+    sccBindHost: v.SCC_BIND_HOST ?? v.HOST,
+    passwordMinLength: v.PASSWORD_MIN_LENGTH,
     sccStateServerHost: v.SCC_STATE_SERVER_HOST,
     sccStateServerPort: v.SCC_STATE_SERVER_PORT,
     sccBrokerServerPort: v.SCC_BROKER_SERVER_PORT,

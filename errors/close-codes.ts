@@ -12,8 +12,14 @@ export const CloseCodes = {
    * back-off so that this code means a reconnect within about a second.
    */
   WORKER_DRAINING: 4100,
-  /** The socket exceeded its inbound action budget. */
+  /** The socket stayed over SOCKET_RATE_LIMIT for 5 s: it is flooding, not bursting. */
   RATE_LIMITED: 4129,
+  /** MAX_CONNECTIONS_PER_ADDRESS sockets from this client address are already open on this worker. */
+  TOO_MANY_CONNECTIONS: 4130,
+  /** Still unauthenticated UNAUTHENTICATED_TIMEOUT after connecting or after losing its authentication. */
+  UNAUTHENTICATED_TIMEOUT: 4131,
+  /** The client broke the SocketCluster protocol (e.g. a second #handshake on one socket). */
+  PROTOCOL_VIOLATION: 4140,
   /** The handshake came from an Origin outside ALLOWED_ORIGINS: retrying cannot help. */
   ORIGIN_FORBIDDEN: 4503,
 } as const;

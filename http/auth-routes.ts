@@ -4,6 +4,7 @@ import type { Revocation, RevocationList } from '../auth/revocations.ts';
 import type { TokenService } from '../auth/tokens.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
+import type { ClientAddressResolver } from '../net/client-address.ts';
 
 export interface AuthRouteDeps extends LoginDeps {
   readonly tokens: TokenService;
@@ -11,6 +12,7 @@ export interface AuthRouteDeps extends LoginDeps {
   readonly revoke: (revocation: Revocation) => Promise<void>;
   readonly reuseGrace: number;
   readonly log: Logger;
+  readonly clientAddress: ClientAddressResolver;
 }
 
 function bearerToken(request: Request): string {
@@ -32,7 +34,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): Router {
 
   router.post('/login', async (request, response) => {
     const credentials = parseCredentials(request.body);
-    const user = await checkLogin(deps, credentials, request.socket.remoteAddress ?? 'unknown');
+    const user = await checkLogin(deps, credentials, deps.clientAddress(request));
     const { token, claims } = deps.tokens.issue(user);
     response.status(200).json({ token, expiresAt: claims.exp });
   });

@@ -4,7 +4,7 @@ import type { TokenService } from '../auth/tokens.ts';
 import type { Revocation } from '../auth/revocations.ts';
 import { toWardenError, WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
-import { claimsOf, remoteAddressOf, type WardenSocket } from './socket-facade.ts';
+import { claimsOf, type SocketAddressOf, type WardenSocket } from './socket-facade.ts';
 
 /** What a procedure handler gets and returns; a thrown WardenError reaches the client by name. */
 export type ProcedureHandler = (socket: WardenSocket, data: unknown) => Promise<unknown>;
@@ -13,6 +13,7 @@ export interface ProcedureDeps extends LoginDeps {
   readonly tokens: TokenService;
   readonly revoke: (revocation: Revocation) => Promise<void>;
   readonly log: Logger;
+  readonly clientAddress: SocketAddressOf;
 }
 
 /** Procedures an unauthenticated socket may invoke. */
@@ -31,7 +32,7 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
     [
       'login',
       async (socket, data) => {
-        const user = await checkLogin(deps, parseCredentials(data), remoteAddressOf(socket));
+        const user = await checkLogin(deps, parseCredentials(data), deps.clientAddress(socket));
         const claims = deps.tokens.claimsFor(user);
         await socket.setAuthToken(claims as never);
         return { username: claims.username, expiresAt: claims.exp };

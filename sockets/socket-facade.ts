@@ -1,5 +1,6 @@
 import type { AGServerSocket } from 'socketcluster-server';
 import type { TokenClaims } from '../auth/tokens.ts';
+import { UNKNOWN_ADDRESS, type ClientAddressResolver } from '../net/client-address.ts';
 
 /**
  * A small typed view of SocketCluster's loosely typed server socket: only what Warden uses.
@@ -17,7 +18,22 @@ export function isOpen(socket: WardenSocket): boolean {
   return socket.state === 'open';
 }
 
-/** The client's address, for rate limiting. */
-export function remoteAddressOf(socket: WardenSocket): string {
-  return socket.remoteAddress ?? 'unknown';
+/** A socket's client address, resolved once from its upgrade request (TRUST_PROXY applies). */
+export type SocketAddressOf = (socket: WardenSocket) => string;
+
+/**
+ * Resolves each socket's client address from the HTTP upgrade request SocketCluster keeps on
+ * `socket.request`, once per socket: limits keyed on it run on every login and connection.
+ */
+export function createSocketAddressOf(resolve: ClientAddressResolver): SocketAddressOf {
+  const known = new WeakMap<WardenSocket, string>();
+  return (socket) => {
+    let address = known.get(socket);
+    if (address === undefined) {
+      address =
+        socket.request === undefined ? (socket.remoteAddress ?? UNKNOWN_ADDRESS) : resolve(socket.request);
+      known.set(socket, address);
+    }
+    return address;
+  };
 }

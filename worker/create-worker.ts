@@ -28,6 +28,8 @@ import {
   serveProcedures,
 } from '../sockets/procedures.ts';
 import { SocketRegistry } from '../sockets/socket-registry.ts';
+import { createSocketAddressOf } from '../sockets/socket-facade.ts';
+import { createClientAddressResolver } from '../net/client-address.ts';
 import { openStore } from '../store/index.ts';
 import type { Store } from '../store/types.ts';
 
@@ -139,7 +141,17 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   });
   lifecycle.attach(agServer);
 
-  const procedures = createProcedures({ store, hasher, limiter, tokens, revoke, log });
+  const clientAddress = createClientAddressResolver({ trustProxy: config.trustProxy });
+  const socketAddress = createSocketAddressOf(clientAddress);
+  const procedures = createProcedures({
+    store,
+    hasher,
+    limiter,
+    tokens,
+    revoke,
+    log,
+    clientAddress: socketAddress,
+  });
   const originGuard = createOriginGuard({ allowedOrigins: config.allowedOrigins });
   installMiddleware(agServer, {
     inbound: {
@@ -200,6 +212,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     revoke,
     reuseGrace: config.tokenReuseGrace,
     log,
+    clientAddress,
     originGuard,
     allowedOrigins: config.allowedOrigins,
     brokerReady: options.brokerReady ?? (() => true),

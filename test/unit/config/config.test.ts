@@ -54,6 +54,55 @@ describe('config', function () {
     );
   });
 
+  it('applies the defaults of the limits and proxy settings', function () {
+    const config = parseConfig({ HOST: '127.0.0.1' }, secrets);
+    assert.deepEqual(config.trustProxy, []);
+    assert.equal(config.publicUrl, null);
+    assert.deepEqual(config.loginRateLimit, { max: 60, windowSeconds: 60 });
+    assert.deepEqual(config.loginFailureLimit, { perPair: 5, perAccount: 100, windowSeconds: 900 });
+    assert.equal(config.socketRateLimit, 200);
+    assert.equal(config.maxConnectionsPerAddress, 500);
+    assert.equal(config.unauthenticatedTimeout, 30);
+    assert.equal(config.sccBindHost, '127.0.0.1');
+    assert.equal(config.passwordMinLength, 10);
+  });
+
+  it('parses TRUST_PROXY addresses and CIDRs and refuses anything else', function () {
+    const config = parseConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1, fd00::/8' }, secrets);
+    assert.deepEqual(config.trustProxy, ['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8']);
+    for (const bad of ['10.0.0.0/33', 'proxy.internal', '10.0.0.1/8/2', '::1/129', '*']) {
+      assert.equal(configError({ TRUST_PROXY: bad }).variable, 'TRUST_PROXY', bad);
+    }
+  });
+
+  it('derives the allowed origins from PUBLIC_URL unless ALLOWED_ORIGINS is set', function () {
+    const fromPublic = parseConfig({ PUBLIC_URL: 'https://rt.example.com/app' }, secrets);
+    assert.equal(fromPublic.publicUrl, 'https://rt.example.com');
+    assert.deepEqual(fromPublic.allowedOrigins, ['https://rt.example.com']);
+    const both = parseConfig(
+      { PUBLIC_URL: 'https://rt.example.com', ALLOWED_ORIGINS: 'https://app.example.com' },
+      secrets,
+    );
+    assert.deepEqual(both.allowedOrigins, ['https://app.example.com']);
+    assert.equal(configError({ PUBLIC_URL: 'ftp://x.example' }).variable, 'PUBLIC_URL');
+    assert.equal(configError({ PUBLIC_URL: 'not a url' }).variable, 'PUBLIC_URL');
+  });
+
+  it('names the variable of a bad limit', function () {
+    for (const variable of [
+      'LOGIN_FAILURE_LIMIT',
+      'LOGIN_FAILURE_WINDOW',
+      'LOGIN_ACCOUNT_FAILURE_LIMIT',
+      'SOCKET_RATE_LIMIT',
+      'MAX_CONNECTIONS_PER_ADDRESS',
+      'UNAUTHENTICATED_TIMEOUT',
+      'PASSWORD_MIN_LENGTH',
+    ]) {
+      assert.equal(configError({ [variable]: '0' }).variable, variable);
+      assert.equal(configError({ [variable]: 'many' }).variable, variable);
+    }
+  });
+
   it('parses ALLOWED_ORIGINS into a list', function () {
     const config = parseConfig({ ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000/' }, secrets);
     assert.deepEqual(config.allowedOrigins, ['https://a.example', 'http://localhost:3000']);
