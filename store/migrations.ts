@@ -73,6 +73,26 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    // Version 3: version 2 is reserved for the cluster-event changes made alongside.
+    version: 3,
+    name: 'login attempt counters (rate-limiter-flexible layout)',
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS login_attempts (
+        \`key\` VARCHAR(255) NOT NULL PRIMARY KEY,
+        points INT NOT NULL DEFAULT 0,
+        expire BIGINT UNSIGNED NULL,
+        KEY login_attempts_expire (expire)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS login_attempts (
+        key TEXT PRIMARY KEY,
+        points INTEGER NOT NULL DEFAULT 0,
+        expire INTEGER
+      )`,
+    ],
+  },
 ];
 
 export const MIGRATIONS_TABLE = {

@@ -7,6 +7,7 @@ import mysql, {
   type RowDataPacket,
 } from 'mysql2/promise';
 import { WardenError } from '../errors/catalogue.ts';
+import { mysqlAttemptCounter } from './attempt-counters.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
@@ -101,9 +102,9 @@ function poolOptions(url: string, connectTimeout: number): mysql.PoolOptions {
  */
 export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): Store {
   const statementTimeoutMs = options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS;
-  const pool: Pool = mysql.createPool(
-    poolOptions(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS),
-  );
+  const settings = poolOptions(url, options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
+  const database = settings.database as string;
+  const pool: Pool = mysql.createPool(settings);
   let closing: Promise<void> | undefined;
 
   /** Runs `work` on one pooled connection, failing after `timeoutMs` (see MysqlStoreOptions). */
@@ -309,6 +310,8 @@ export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): St
 
     deleteMeta: (name: string) =>
       run(async () => (await exec('DELETE FROM cluster_meta WHERE name = ?', [name])).affectedRows > 0),
+
+    attemptCounter: (options) => mysqlAttemptCounter(pool.pool, database, options),
 
     ping: () => run(() => onConnection(async (connection) => void (await connection.query('SELECT 1')))),
 

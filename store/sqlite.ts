@@ -4,6 +4,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WardenError } from '../errors/catalogue.ts';
+import { sqliteAttemptCounter } from './attempt-counters.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
@@ -252,6 +253,8 @@ export function openSqliteStore(path: string): Store {
 
     deleteMeta: (name: string) =>
       guard(() => prepare('DELETE FROM cluster_meta WHERE name = ?').run(name).changes > 0),
+
+    attemptCounter: (options) => sqliteAttemptCounter(db, options),
 
     ping: () => guard(() => void prepare('SELECT 1').get()),
 

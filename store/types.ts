@@ -58,6 +58,39 @@ export interface ClusterEvent {
 
 export type NewClusterEvent = Omit<ClusterEvent, 'id' | 'createdAt'>;
 
+export interface AttemptCounterOptions {
+  /** Distinguishes counters sharing the table (`pair`, `account`, `address`). */
+  readonly name: string;
+  /** Counts above this are `over`. */
+  readonly limit: number;
+  /** Fixed window: a key's count starts again this long after its first hit. */
+  readonly windowSeconds: number;
+}
+
+export interface AttemptCount {
+  readonly count: number;
+  /** The count is above the counter's limit. */
+  readonly over: boolean;
+  /** Milliseconds until the key's window ends. */
+  readonly retryAfterMs: number;
+}
+
+/**
+ * A fixed-window counter kept in the store, so that every worker of the cluster sees the same
+ * counts (login failure limits). Throws StoreUnavailableError when the store does not answer.
+ */
+export interface AttemptCounter {
+  readonly limit: number;
+  /** Counts one attempt for `key`. */
+  hit(key: string): Promise<AttemptCount>;
+  /** The current count, without counting; null when the key has no window open. */
+  peek(key: string): Promise<AttemptCount | null>;
+  /** Takes back one attempt (a login that turned out to succeed). */
+  undo(key: string): Promise<void>;
+  /** Marks `key` for `seconds` (a remembered fact such as "logged in from here"). */
+  mark(key: string, seconds: number): Promise<void>;
+}
+
 export interface Store {
   readonly kind: 'mysql' | 'sqlite';
   /** Applies pending schema migrations; idempotent, safe to run from several processes. */
@@ -86,6 +119,8 @@ export interface Store {
   claimMeta(name: string, value: string): Promise<string>;
   /** Deletes a meta value; true if there was one. */
   deleteMeta(name: string): Promise<boolean>;
+  /** A cluster-wide attempt counter in this store (see AttemptCounter). */
+  attemptCounter(options: AttemptCounterOptions): AttemptCounter;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

@@ -204,7 +204,13 @@ describe('MySQL store migrations', function () {
       assert.deepEqual(applied, [], 'the failed migration is not recorded');
 
       assert.equal(await store.migrate(), MIGRATIONS.length);
-      assert.deepEqual(await tables(), ['cluster_events', 'cluster_meta', 'schema_migrations', 'users']);
+      assert.deepEqual(await tables(), [
+        'cluster_events',
+        'cluster_meta',
+        'login_attempts',
+        'schema_migrations',
+        'users',
+      ]);
       assert.equal(await store.claimMeta('fingerprint', 'x'), 'x');
     } finally {
       await store.close();

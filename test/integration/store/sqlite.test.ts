@@ -145,6 +145,7 @@ describe('SQLite store', function () {
       assert.deepEqual(tables(), [
         'cluster_events',
         'cluster_meta',
+        'login_attempts',
         'schema_migrations',
         'sqlite_sequence',
         'users',

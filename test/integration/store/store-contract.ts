@@ -397,6 +397,62 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         });
       });
 
+      describe('attempt counters', function () {
+        it('counts hits per key in a fixed window, and says when the limit is passed', async function () {
+          const counter = store.attemptCounter({ name: 'pair', limit: 2, windowSeconds: 60 });
+          await atClock(T0, async () => {
+            assert.deepEqual(await counter.hit('alice|10.0.0.1'), {
+              count: 1,
+              over: false,
+              retryAfterMs: 60_000,
+            });
+            assert.equal((await counter.hit('alice|10.0.0.1')).over, false);
+            const third = await counter.hit('alice|10.0.0.1');
+            assert.equal(third.count, 3);
+            assert.equal(third.over, true);
+            assert.equal((await counter.hit('alice|10.0.0.2')).count, 1, 'another key counts apart');
+          });
+          await atClock(T0 + 30, async () => {
+            assert.equal((await counter.peek('alice|10.0.0.1'))?.retryAfterMs, 30_000);
+          });
+          await atClock(T0 + 61, async () => {
+            assert.equal(await counter.peek('alice|10.0.0.1'), null, 'the window has ended');
+            assert.equal((await counter.hit('alice|10.0.0.1')).count, 1);
+          });
+        });
+
+        it('keeps counters of different names apart, and takes back a hit with undo', async function () {
+          const pair = store.attemptCounter({ name: 'pair', limit: 5, windowSeconds: 60 });
+          const account = store.attemptCounter({ name: 'account', limit: 5, windowSeconds: 60 });
+          await pair.hit('k');
+          await pair.hit('k');
+          await account.hit('k');
+          await pair.undo('k');
+          assert.equal((await pair.peek('k'))?.count, 1);
+          assert.equal((await account.peek('k'))?.count, 1);
+          assert.equal(await pair.peek('never'), null);
+        });
+
+        it('shares counts between two stores on one database (every worker sees the same)', async function () {
+          const other = (opened as OpenedStore).another();
+          try {
+            const mine = store.attemptCounter({ name: 'address', limit: 3, windowSeconds: 60 });
+            const theirs = other.attemptCounter({ name: 'address', limit: 3, windowSeconds: 60 });
+            await Promise.all([mine.hit('203.0.113.7'), theirs.hit('203.0.113.7'), mine.hit('203.0.113.7')]);
+            assert.equal((await theirs.hit('203.0.113.7')).over, true);
+          } finally {
+            await other.close();
+          }
+        });
+
+        it('marks a key for a while', async function () {
+          const known = store.attemptCounter({ name: 'known', limit: 1, windowSeconds: 60 });
+          await atClock(T0, () => known.mark('alice|10.0.0.1', 120));
+          await atClock(T0 + 100, async () => assert.notEqual(await known.peek('alice|10.0.0.1'), null));
+          await atClock(T0 + 121, async () => assert.equal(await known.peek('alice|10.0.0.1'), null));
+        });
+      });
+
       describe('meta', function () {
         it('keeps the first value claimed under a name', async function () {
           assert.equal(await store.claimMeta('fingerprint', 'first'), 'first');
