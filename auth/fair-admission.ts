@@ -7,11 +7,14 @@ export interface FairAdmissionOptions {
   readonly perKey: number;
   /** Most tasks waiting in all; when full, the newest task of the lowest-priority key is dropped. */
   readonly maxQueue: number;
+}
+
+export interface AdmissionTicket {
   /**
-   * Lower runs first: a key's standing (e.g. its recent failed logins). Ties are served in
-   * start-time fair order, so keys of equal standing alternate.
+   * Lower runs first: the key's standing (e.g. its recent failed logins, cluster-wide). Ties are
+   * served in start-time fair order, so keys of equal standing alternate.
    */
-  readonly priority?: (key: string) => number;
+  readonly priority?: number;
 }
 
 interface Waiting {
@@ -62,7 +65,7 @@ export class FairAdmission {
     return this.active + this.waiting.length;
   }
 
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
+  async run<T>(key: string, task: () => Promise<T>, ticket: AdmissionTicket = {}): Promise<T> {
     const count = this.perKeyCount.get(key) ?? 0;
     if (count >= this.options.perKey) throw busy('too many logins in progress from your address');
     this.perKeyCount.set(key, count + 1);
@@ -73,7 +76,7 @@ export class FairAdmission {
         this.virtualTime = tag;
         this.active++;
       } else {
-        await this.enqueue(key, tag); // the dispatcher counts it as active when it starts it
+        await this.enqueue(key, tag, ticket.priority ?? 0); // the dispatcher counts it as active when it starts it
       }
       started = true;
       return await task();
@@ -98,13 +101,13 @@ export class FairAdmission {
     return tag;
   }
 
-  private enqueue(key: string, tag: number): Promise<void> {
+  private enqueue(key: string, tag: number, priority: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const entry: Waiting = {
         key,
         tag,
         seq: this.seq++,
-        priority: this.options.priority?.(key) ?? 0,
+        priority,
         start: resolve,
         refuse: reject,
       };

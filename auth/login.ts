@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Store, User } from '../store/types.ts';
+import type { FairAdmission } from './fair-admission.ts';
+import type { LoginThrottle } from './login-throttle.ts';
 import type { PasswordHasher } from './passwords.ts';
-import type { AttemptLimiter } from './rate-limiter.ts';
 
 /** One message for every failed login, so a response never tells which usernames exist. */
 export const LOGIN_FAILED_MESSAGE = 'invalid username or password';
@@ -12,10 +13,10 @@ const credentialsSchema = z.object({
   password: z.string().min(1).max(1024),
 });
 
-export type Credentials = z.infer<typeof credentialsSchema>;
+export type PasswordCredentials = z.infer<typeof credentialsSchema>;
 
 /** Validates untrusted login input; throws BadRequestError naming what is wrong. */
-export function parseCredentials(input: unknown): Credentials {
+export function parseCredentials(input: unknown): PasswordCredentials {
   const parsed = credentialsSchema.safeParse(input);
   if (!parsed.success) {
     throw new WardenError('BadRequestError', 'expected {"username": string, "password": string}');
@@ -23,42 +24,60 @@ export function parseCredentials(input: unknown): Credentials {
   return parsed.data;
 }
 
-export interface LoginDeps {
+export interface PasswordCheckDeps {
   readonly store: Store;
   readonly hasher: PasswordHasher;
-  readonly limiter: AttemptLimiter;
+  readonly throttle: LoginThrottle;
+  readonly admission: FairAdmission;
+  readonly now: () => number;
+}
+
+/** A user whose password was right, as the store had them at `asOf` (ms), after the check. */
+export interface CheckedUser {
+  readonly user: User;
+  readonly asOf: number;
 }
 
 /**
- * Checks credentials and returns the user. Unknown user, wrong password and disabled user all
- * fail with the same LoginError after the same amount of hashing work.
+ * Checks a username and password. Unknown user, wrong password and disabled user all fail with
+ * the same LoginError after the same amount of hashing work. The hash takes about half a second
+ * and may wait for its turn, so the user is read again after it: a user disabled, removed or
+ * revoked meanwhile gets no login. `asOf` is taken before that read: a token issued with it as
+ * `iat` is covered by any revocation that the read did not see.
  *
  * @example
- *   const user = await checkLogin(deps, parseCredentials(body), request.socket.remoteAddress);
+ *   const { user, asOf } = await checkPassword(deps, parseCredentials(body), clientAddress);
  */
-export async function checkLogin(
-  deps: LoginDeps,
-  credentials: Credentials,
+export async function checkPassword(
+  deps: PasswordCheckDeps,
+  credentials: PasswordCredentials,
   clientAddress: string,
-): Promise<User> {
+): Promise<CheckedUser> {
   const { username, password } = credentials;
-  deps.limiter.hit(`addr:${clientAddress}`, `user:${username.toLowerCase()}`);
-  const user = await deps.store.findUserByUsername(username);
-  const ok =
-    user === null
-      ? await deps.hasher.verifyDummy(password)
-      : await deps.hasher.verify(password, user.passwordHash);
-  if (user === null || !ok || user.disabled) throw new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
-  deps.limiter.reset(`user:${username.toLowerCase()}`);
+  const attempt = await deps.throttle.begin(username, clientAddress);
+  const before = await deps.store.findUserByUsername(username);
+  const ok = await deps.admission.run(
+    clientAddress,
+    () =>
+      before === null ? deps.hasher.verifyDummy(password) : deps.hasher.verify(password, before.passwordHash),
+    { priority: attempt.addressCount },
+  );
+  if (before === null || !ok || before.disabled) throw new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
+  await attempt.succeeded();
+  const asOf = deps.now();
+  const user = await deps.store.findUserById(before.id);
+  if (user === null || user.disabled || user.tokensValidFrom !== before.tokensValidFrom) {
+    throw new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
+  }
   if (deps.hasher.needsRehash(user.passwordHash)) await upgradeHash(deps, user, password);
-  return user;
+  return { user, asOf };
 }
 
 /**
  * Re-hashes a password stored with weaker parameters than PASSWORD_HASH_COST now asks for: the
  * only moment the plain password is at hand. Once per user; a store error leaves the old hash.
  */
-async function upgradeHash(deps: LoginDeps, user: User, password: string): Promise<void> {
+async function upgradeHash(deps: PasswordCheckDeps, user: User, password: string): Promise<void> {
   try {
     await deps.store.updateUser(user.username, { passwordHash: await deps.hasher.hash(password) });
   } catch {

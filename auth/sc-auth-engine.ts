@@ -1,4 +1,5 @@
 import { WardenError } from '../errors/catalogue.ts';
+import type { CredentialAcceptor } from './credentials.ts';
 import type { TokenService } from './tokens.ts';
 
 /** The shape of SocketCluster's pluggable auth engine. */
@@ -15,11 +16,11 @@ export interface ScAuthEngine {
  * SC maps a verify error by its `name` (TokenExpiredError -> AuthTokenExpiredError,
  * JsonWebTokenError -> AuthTokenInvalidError), so Warden's errors are renamed to those here.
  */
-export function createScAuthEngine(tokens: TokenService): ScAuthEngine {
+export function createScAuthEngine(acceptor: CredentialAcceptor, tokens: TokenService): ScAuthEngine {
   return {
     async verifyToken(signedToken) {
       try {
-        return tokens.verify(signedToken);
+        return acceptor.verifyToken(signedToken);
       } catch (error) {
         const expired = error instanceof WardenError && error.name === 'AuthTokenExpiredError';
         const renamed = new Error(error instanceof Error ? error.message : 'the auth token is invalid');

@@ -74,10 +74,11 @@ export class TokenService {
 
   /**
    * The claims of a new token for `user`. `iat` is never below the user's revocation cut-off,
-   * so a login in the same second as `warden user revoke` still yields a valid token.
+   * so a login in the same second as `warden user revoke` still yields a valid token. `asOf`
+   * (ms) is when `user` was read: a token must not claim a later `iat` than the state it saw.
    */
-  claimsFor(user: User, session?: Session): TokenClaims {
-    const iat = Math.max(Math.floor(this.now() / 1000), user.tokensValidFrom);
+  claimsFor(user: User, session?: Session, asOf: number = this.now()): TokenClaims {
+    const iat = Math.max(Math.floor(asOf / 1000), user.tokensValidFrom);
     const values = { username: user.username, sub: user.id, tenant: user.tenant };
     return {
       sub: user.id,
@@ -105,8 +106,8 @@ export class TokenService {
   }
 
   /** Claims and signed token of a new token for `user`. */
-  issue(user: User, session?: Session): { token: string; claims: TokenClaims } {
-    const claims = this.claimsFor(user, session);
+  issue(user: User, session?: Session, asOf?: number): { token: string; claims: TokenClaims } {
+    const claims = this.claimsFor(user, session, asOf);
     return { token: this.sign(claims), claims };
   }
 
@@ -115,6 +116,7 @@ export class TokenService {
     if (typeof token !== 'string' || token === '') {
       throw new WardenError('AuthTokenInvalidError', 'the auth token must be a non-empty string');
     }
+    refuseCriticalHeader(token);
     const nowSeconds = Math.floor(this.now() / 1000);
     let payload: unknown;
     try {
@@ -133,6 +135,21 @@ export class TokenService {
       throw new WardenError('AuthTokenInvalidError', 'the auth token was issued in the future');
     }
     return claims;
+  }
+}
+
+/**
+ * RFC 7515 §4.1.11: a recipient must refuse a JWS whose `crit` header names an extension it does
+ * not understand, and `crit` must never be empty. Warden understands none, and jsonwebtoken does
+ * not look at `crit` at all.
+ */
+function refuseCriticalHeader(token: string): void {
+  const header = jwt.decode(token, { complete: true })?.header as Record<string, unknown> | undefined;
+  if (header !== undefined && Object.hasOwn(header, 'crit')) {
+    throw new WardenError(
+      'AuthTokenInvalidError',
+      'the auth token names critical header extensions this server does not support',
+    );
   }
 }
 

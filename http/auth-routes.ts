@@ -1,16 +1,13 @@
 import { Router, type Request } from 'express';
-import { checkLogin, parseCredentials, type LoginDeps } from '../auth/login.ts';
-import type { Revocation, RevocationList } from '../auth/revocations.ts';
-import type { TokenService } from '../auth/tokens.ts';
+import type { CredentialAcceptor } from '../auth/credentials.ts';
+import type { Revocation } from '../auth/revocations.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClientAddressResolver } from '../net/client-address.ts';
 
-export interface AuthRouteDeps extends LoginDeps {
-  readonly tokens: TokenService;
-  readonly revocations: RevocationList;
+export interface AuthRouteDeps {
+  readonly acceptor: CredentialAcceptor;
   readonly revoke: (revocation: Revocation) => Promise<void>;
-  readonly reuseGrace: number;
   readonly log: Logger;
   readonly clientAddress: ClientAddressResolver;
 }
@@ -24,25 +21,33 @@ function bearerToken(request: Request): string {
 }
 
 /**
- * `POST /auth/login` and `POST /auth/logout` (shared/CONTRACT.md, "HTTP").
+ * `POST /auth/login` (username and password: a token) and `POST /auth/logout` (a token: revoked
+ * cluster-wide). Both accept their credential through the CredentialAcceptor.
  *
  * @example
- *   app.use('/auth', createAuthRoutes({ store, hasher, limiter, tokens, revocations, revoke, log }));
+ *   app.use('/auth', createAuthRoutes({ acceptor, revoke, log, clientAddress }));
  */
 export function createAuthRoutes(deps: AuthRouteDeps): Router {
   const router = Router();
 
   router.post('/login', async (request, response) => {
-    const credentials = parseCredentials(request.body);
-    const user = await checkLogin(deps, credentials, deps.clientAddress(request));
-    const { token, claims } = deps.tokens.issue(user);
+    const identity = await deps.acceptor.accept(
+      { kind: 'password', input: request.body },
+      { clientAddress: deps.clientAddress(request) },
+    );
+    if (identity.kind !== 'login') throw new WardenError('LoginError', 'log in with a username and password');
+    const { token, claims } = deps.acceptor.issue(identity);
     response.status(200).json({ token, expiresAt: claims.exp });
   });
 
   router.post('/logout', async (request, response) => {
-    const claims = deps.tokens.verify(bearerToken(request));
-    const revoked = deps.revocations.problem(claims, Math.floor(deps.tokens.now() / 1000), deps.reuseGrace);
-    if (revoked !== null) throw revoked;
+    const identity = await deps.acceptor.accept(
+      { kind: 'token', token: bearerToken(request) },
+      { clientAddress: deps.clientAddress(request) },
+    );
+    if (identity.kind !== 'session')
+      throw new WardenError('AuthTokenInvalidError', 'expected a Warden token');
+    const { claims } = identity;
     await deps.revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp });
     response.status(204).end();
   });

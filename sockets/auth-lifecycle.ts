@@ -2,6 +2,7 @@ import type { AGServer } from 'socketcluster-server';
 import { permissionsOf } from '../auth/permissions.ts';
 import type { Revocation, RevocationList } from '../auth/revocations.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
+import { sessionAgeProblem } from '../auth/credentials.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { DeadlineScheduler } from '../lifecycle/deadline-scheduler.ts';
 import type { Logger } from '../log/logger.ts';
@@ -176,9 +177,8 @@ export class AuthLifecycle {
 
   /** Why this session may not be renewed (too old, or idle too long), or null. */
   private sessionProblem(socket: WardenSocket, claims: TokenClaims, nowSeconds: number): WardenError | null {
-    if (claims.auth_time + this.options.sessionMaxAge <= nowSeconds) {
-      return new WardenError('SessionExpiredError', 'the session has reached its maximum age; log in again');
-    }
+    const tooOld = sessionAgeProblem(claims, nowSeconds, this.options.sessionMaxAge);
+    if (tooOld !== null) return tooOld;
     const idle = this.options.sessionIdleTimeout;
     const lastActive = this.lastActive.get(socket);
     if (idle !== null && lastActive !== undefined && this.now() - lastActive > idle * 1000) {
@@ -190,6 +190,14 @@ export class AuthLifecycle {
   private onAuthenticated(socket: WardenSocket): void {
     const claims = claimsOf(socket);
     if (claims === null || !isOpen(socket)) return;
+    // A revocation applied while this token was being issued (a login racing `warden user
+    // disable`) found no socket to end: the token is checked once more now that it is in use.
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const revoked = this.options.revocations.problem(claims, nowSeconds, this.options.reuseGrace);
+    if (revoked !== null) {
+      this.endAuthentication(socket, revoked);
+      return;
+    }
     this.options.registry.set(socket, claims);
     // Authenticating counts as activity (a login, a reconnect with a stored token).
     if (!this.lastActive.has(socket)) this.touch(socket);
@@ -224,12 +232,10 @@ export class AuthLifecycle {
     if (claims === undefined) return;
     if (this.now() >= claims.exp * 1000) {
       const nowSeconds = Math.floor(this.now() / 1000);
-      const sessionOver = claims.auth_time + this.options.sessionMaxAge <= nowSeconds;
       this.endAuthentication(
         socket,
-        sessionOver
-          ? new WardenError('SessionExpiredError', 'the session has reached its maximum age; log in again')
-          : new WardenError('AuthTokenExpiredError', 'the auth token has expired'),
+        sessionAgeProblem(claims, nowSeconds, this.options.sessionMaxAge) ??
+          new WardenError('AuthTokenExpiredError', 'the auth token has expired'),
       );
       return;
     }

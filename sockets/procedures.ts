@@ -1,6 +1,5 @@
 import type { AGServer } from 'socketcluster-server';
-import { checkLogin, parseCredentials, type LoginDeps } from '../auth/login.ts';
-import type { TokenService } from '../auth/tokens.ts';
+import type { CredentialAcceptor } from '../auth/credentials.ts';
 import type { Revocation } from '../auth/revocations.ts';
 import { toWardenError, WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
@@ -9,8 +8,8 @@ import { claimsOf, type SocketAddressOf, type WardenSocket } from './socket-faca
 /** What a procedure handler gets and returns; a thrown WardenError reaches the client by name. */
 export type ProcedureHandler = (socket: WardenSocket, data: unknown) => Promise<unknown>;
 
-export interface ProcedureDeps extends LoginDeps {
-  readonly tokens: TokenService;
+export interface ProcedureDeps {
+  readonly acceptor: CredentialAcceptor;
   readonly revoke: (revocation: Revocation) => Promise<void>;
   readonly log: Logger;
   readonly clientAddress: SocketAddressOf;
@@ -32,8 +31,13 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
     [
       'login',
       async (socket, data) => {
-        const user = await checkLogin(deps, parseCredentials(data), deps.clientAddress(socket));
-        const claims = deps.tokens.claimsFor(user);
+        const identity = await deps.acceptor.accept(
+          { kind: 'password', input: data },
+          { clientAddress: deps.clientAddress(socket) },
+        );
+        if (identity.kind !== 'login')
+          throw new WardenError('LoginError', 'log in with a username and password');
+        const { claims } = deps.acceptor.issue(identity);
         await socket.setAuthToken(claims as never);
         return { username: claims.username, expiresAt: claims.exp };
       },

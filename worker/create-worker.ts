@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { AGServer } from 'socketcluster-server';
 import type { Config } from '../config/index.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
-import { AttemptLimiter } from '../auth/rate-limiter.ts';
+import { CredentialAcceptor } from '../auth/credentials.ts';
+import { FairAdmission } from '../auth/fair-admission.ts';
+import { LoginThrottle } from '../auth/login-throttle.ts';
 import { RevocationList, type Revocation } from '../auth/revocations.ts';
 import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
 import { createScAuthEngine } from '../auth/sc-auth-engine.ts';
@@ -92,9 +94,31 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
 
   const hasher = new PasswordHasher({ cost: config.passwordHashCost });
   await hasher.warmUp();
-  const limiter = new AttemptLimiter({ ...config.loginRateLimit, now });
+  const throttle = new LoginThrottle({
+    store,
+    perPair: config.loginFailureLimit.perPair,
+    perAccount: config.loginFailureLimit.perAccount,
+    failureWindow: config.loginFailureLimit.windowSeconds,
+    perAddress: config.loginRateLimit.max,
+    addressWindow: config.loginRateLimit.windowSeconds,
+  });
+  // Two hashes at once (each 128 MiB at the default cost); a few per address; see fair-admission.ts.
+  const admission = new FairAdmission({ concurrency: 2, perKey: 4, maxQueue: 512 });
   const revocations = new RevocationList();
   const registry = new SocketRegistry();
+
+  let revoke: (revocation: Revocation) => Promise<void> = async () => {};
+  const acceptor = new CredentialAcceptor({
+    tokens,
+    revocations,
+    password: { store, hasher, throttle, admission, now },
+    reuseGrace: config.tokenReuseGrace,
+    sessionMaxAge: config.sessionMaxAge,
+    // Reuse of a replaced token means two parties hold the session: it ends everywhere.
+    revoke: (revocation) => revoke(revocation),
+    onRevokeFailed: (error) => log.warn('session revoked on the live cluster only', { error }),
+    now,
+  });
 
   const httpServer = createServer();
   const agServer = new AGServer({
@@ -103,7 +127,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     authKey: tokens.key as never,
     authAlgorithm: TOKEN_ALGORITHM,
     authVerifyAlgorithms: [TOKEN_ALGORITHM],
-    authEngine: createScAuthEngine(tokens) as never,
+    authEngine: createScAuthEngine(acceptor, tokens) as never,
     maxPayload: config.maxPayload,
     socketChannelLimit: config.maxChannelsPerSocket,
     // Warden reports refusals to the client; SC would also emit each one as a socket error.
@@ -125,7 +149,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     onRevoked: (revocation) => lifecycle?.enforce(revocation),
     onUserChanged: (userId) => void lifecycle?.renewUser(userId),
   });
-  const revoke = (revocation: Revocation) => control.revoke(revocation);
+  revoke = (revocation: Revocation) => control.revoke(revocation);
   lifecycle = new AuthLifecycle({
     registry,
     tokens,
@@ -144,10 +168,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const clientAddress = createClientAddressResolver({ trustProxy: config.trustProxy });
   const socketAddress = createSocketAddressOf(clientAddress);
   const procedures = createProcedures({
-    store,
-    hasher,
-    limiter,
-    tokens,
+    acceptor,
     revoke,
     log,
     clientAddress: socketAddress,
@@ -155,22 +176,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const originGuard = createOriginGuard({ allowedOrigins: config.allowedOrigins });
   installMiddleware(agServer, {
     inbound: {
-      authenticate: createTokenAuthenticator({
-        revocations,
-        reuseGrace: config.tokenReuseGrace,
-        sessionMaxAge: config.sessionMaxAge,
-        now,
-        // Reuse of a replaced token means two parties hold the session: end it everywhere.
-        onReuse: (claims) => {
-          log.warn('replaced token reused; revoking its session', { user: claims.username, sid: claims.sid });
-          revoke({
-            kind: 'session',
-            subject: claims.sid,
-            value: 0,
-            expiresAt: claims.auth_time + config.sessionMaxAge,
-          }).catch((error: unknown) => log.warn('session revoked on the live cluster only', { error }));
-        },
-      }),
+      authenticate: createTokenAuthenticator({ acceptor }),
       publish: createPublishAuthorizer(),
       subscribe: createSubscribeAuthorizer({ maxChannels: config.maxChannelsPerSocket }),
       invoke: createInvokeAuthorizer({
@@ -205,12 +211,8 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
 
   const app = createHttpApp({
     store,
-    hasher,
-    limiter,
-    tokens,
-    revocations,
+    acceptor,
     revoke,
-    reuseGrace: config.tokenReuseGrace,
     log,
     clientAddress,
     originGuard,

@@ -45,7 +45,14 @@ export interface ConnectStatus {
  */
 export async function connectClient(
   port: number,
-  options: { token?: string; origin?: string; autoReconnect?: boolean; authEngine?: MemoryAuthEngine } = {},
+  options: {
+    token?: string;
+    origin?: string;
+    autoReconnect?: boolean;
+    authEngine?: MemoryAuthEngine;
+    /** Extra headers on the WebSocket upgrade (e.g. X-Forwarded-For, as a proxy sets it). */
+    headers?: Record<string, string>;
+  } = {},
 ): Promise<TestClient & { status: ConnectStatus }> {
   const auth = options.authEngine ?? new MemoryAuthEngine(options.token);
   const socket = socketClusterClient.create({
@@ -58,7 +65,14 @@ export async function connectClient(
     autoReconnectOptions: { initialDelay: 300, randomness: 500, multiplier: 1.5, maxDelay: 5000 },
     ackTimeout: 5000,
     connectTimeout: 5000,
-    ...(options.origin === undefined ? {} : { wsOptions: { origin: options.origin } }),
+    ...(options.origin === undefined && options.headers === undefined
+      ? {}
+      : {
+          wsOptions: {
+            ...(options.origin === undefined ? {} : { origin: options.origin }),
+            ...(options.headers === undefined ? {} : { headers: options.headers }),
+          },
+        }),
   });
   const event = await Promise.race([
     socket.listener('connect').once() as Promise<ConnectStatus>,

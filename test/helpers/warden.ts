@@ -29,6 +29,8 @@ export function testEnv(databaseUrl: string, overrides: Record<string, string> =
     DATABASE_URL: databaseUrl,
     PASSWORD_HASH_COST: String(TEST_HASH_COST),
     LOGIN_RATE_LIMIT: '1000',
+    LOGIN_FAILURE_LIMIT: '1000',
+    LOGIN_ACCOUNT_FAILURE_LIMIT: '1000',
     LOG_LEVEL: 'error',
     ...overrides,
   };

@@ -180,3 +180,40 @@ describe('password hash upgrade at login', function () {
     assert.equal((await post(`${warden.url}/auth/login`, wrong)).status, 401);
   });
 });
+
+describe('HTTP logout with a replaced token', function () {
+  let warden: TestWarden;
+  before(async function () {
+    warden = await startTestWarden();
+  });
+  after(async function () {
+    await warden.close();
+  });
+
+  it('answers TokenReuseError and revokes the whole session, as the socket path does', async function () {
+    const { user } = await warden.createUser();
+    const { worker } = warden;
+    const first = worker.tokens.issue(user);
+    const session = { sid: first.claims.sid, authTime: first.claims.auth_time };
+    const renewed = worker.tokens.issue(user, session);
+    // A renewal replaced the first token 30 s ago, well past TOKEN_REUSE_GRACE (10 s).
+    const replacedAt = Math.floor(Date.now() / 1000) - 30;
+    await worker.control.revoke({
+      kind: 'token',
+      subject: first.claims.jti,
+      value: replacedAt,
+      expiresAt: first.claims.exp,
+    });
+    const reuse = await post(`${warden.url}/auth/logout`, undefined, {
+      authorization: `Bearer ${first.token}`,
+    });
+    assert.equal(reuse.status, 401);
+    assert.equal((reuse.json?.error as { name: string }).name, 'TokenReuseError');
+    // The session's current token is now refused too: whoever reused the old one ended it.
+    const again = await post(`${warden.url}/auth/logout`, undefined, {
+      authorization: `Bearer ${renewed.token}`,
+    });
+    assert.equal(again.status, 401);
+    assert.equal((again.json?.error as { name: string }).name, 'AuthTokenRevokedError');
+  });
+});

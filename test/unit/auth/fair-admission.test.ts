@@ -67,19 +67,13 @@ describe('fair admission', function () {
   });
 
   it('puts keys with a worse standing last, whatever their arrival', async function () {
-    const failures = new Map([['bad', 9]]);
-    const admission = new FairAdmission({
-      concurrency: 1,
-      perKey: 50,
-      maxQueue: 100,
-      priority: (key) => failures.get(key) ?? 0,
-    });
+    const admission = new FairAdmission({ concurrency: 1, perKey: 50, maxQueue: 100 });
     const started: string[] = [];
     const blocker = gate(started, 'blocker');
     const first = admission.run('x', blocker.task);
     const bad = gate(started, 'bad');
     const good = gate(started, 'good');
-    const runs = [admission.run('bad', bad.task), admission.run('good', good.task)];
+    const runs = [admission.run('bad', bad.task, { priority: 9 }), admission.run('good', good.task)];
     for (const g of [blocker, bad, good]) g.finish();
     await Promise.all([first, ...runs]);
     assert.deepEqual(started, ['blocker', 'good', 'bad']);

@@ -104,4 +104,20 @@ describe('auth/tokens TokenService', function () {
     assert.equal(Object.isFrozen(verified), true);
     assert.equal(Object.isFrozen(verified.publish), true);
   });
+
+  it('refuses a token whose crit header names an extension (RFC 7515 section 4.1.11)', function () {
+    const { claims } = tokens.issue(user());
+    for (const crit of [['b64'], ['exp'], [], 'b64']) {
+      const token = jwt.sign({ ...claims }, tokens.key, {
+        algorithm: 'HS256',
+        header: { alg: 'HS256', crit } as unknown as jwt.JwtHeader,
+      });
+      assert.throws(() => tokens.verify(token), { name: 'AuthTokenInvalidError' }, JSON.stringify(crit));
+    }
+  });
+
+  it('takes iat from when the user was read, not from when the token was signed', function () {
+    const { claims } = tokens.issue(user(), undefined, T0 - 5000);
+    assert.equal(claims.iat, Math.floor(T0 / 1000) - 5);
+  });
 });
