@@ -1,4 +1,5 @@
 import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import type { IncomingMessage } from 'node:http';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
@@ -41,6 +42,38 @@ function corsAndOrigin(deps: HttpAppDeps): RequestHandler {
 }
 
 /**
+ * helmet's headers on every response: nosniff, a strict Referrer-Policy, HSTS (ignored by
+ * browsers on plain http), and a CSP whose `frame-ancestors 'none'` keeps the demo page out of
+ * other sites' frames. `connect-src` allows the page's own WebSocket.
+ */
+function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: {
+        defaultSrc: ["'self'"],
+        connectSrc: ["'self'", 'ws:', 'wss:'],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        objectSrc: ["'none'"],
+        baseUri: ["'none'"],
+        frameAncestors: ["'none'"],
+        formAction: ["'self'"],
+      },
+    },
+    referrerPolicy: { policy: 'no-referrer' },
+    crossOriginResourcePolicy: false,
+  });
+}
+
+/** Responses under /auth carry tokens (or refuse them): no cache may keep them. */
+const noStore: RequestHandler = (_request, response, next) => {
+  response.setHeader('Cache-Control', 'no-store');
+  response.setHeader('Pragma', 'no-cache');
+  next();
+};
+
+/**
  * The Express app on Warden's HTTP server: auth, health, the demo page; JSON errors from the
  * shared catalogue.
  *
@@ -52,8 +85,14 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
+  app.use(securityHeaders());
   app.use(createHealthRoutes(deps));
-  app.use('/auth', corsAndOrigin(deps), express.json({ limit: deps.bodyLimit ?? 16 * 1024, strict: true }));
+  app.use(
+    '/auth',
+    noStore,
+    corsAndOrigin(deps),
+    express.json({ limit: deps.bodyLimit ?? 16 * 1024, strict: true }),
+  );
   app.use('/auth', (request, _response, next) => {
     if (request.method === 'POST' && request.path === '/login' && !request.is('application/json')) {
       return next(new WardenError('BadRequestError', 'send the credentials as application/json'));

@@ -4,6 +4,8 @@ import type { Logger } from '../log/logger.ts';
 
 interface BodyParserError {
   type?: string;
+  status?: number;
+  expose?: boolean;
 }
 
 /** Turns body-parser's errors into catalogue errors; anything else unknown becomes InternalError. */
@@ -15,6 +17,12 @@ function fromHttpError(error: unknown): WardenError {
     return new WardenError('PayloadTooLargeError', 'the request body is too large', { cause: error });
   if (type === 'encoding.unsupported' || type === 'charset.unsupported') {
     return new WardenError('UnsupportedMediaTypeError', 'unsupported request encoding', { cause: error });
+  }
+  // Any other client fault body-parser reports (e.g. a `content-encoding: gzip` body that is not
+  // gzip) is a 4xx http-error marked `expose`: the client's fault, never a 500.
+  const { status, expose } = (error ?? {}) as BodyParserError;
+  if (expose === true && typeof status === 'number' && status >= 400 && status < 500) {
+    return new WardenError('BadRequestError', 'the request body could not be read', { cause: error });
   }
   return toWardenError(error);
 }

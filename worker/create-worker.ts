@@ -173,7 +173,13 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     log,
     clientAddress: socketAddress,
   });
-  const originGuard = createOriginGuard({ allowedOrigins: config.allowedOrigins });
+  const originGuard = createOriginGuard({
+    allowedOrigins: config.allowedOrigins,
+    ownOrigins: () => {
+      const { port } = httpServer.address() as AddressInfo;
+      return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+    },
+  });
   installMiddleware(agServer, {
     inbound: {
       authenticate: createTokenAuthenticator({ acceptor }),

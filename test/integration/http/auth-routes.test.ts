@@ -217,3 +217,38 @@ describe('HTTP logout with a replaced token', function () {
     assert.equal((again.json?.error as { name: string }).name, 'AuthTokenRevokedError');
   });
 });
+
+describe('HTTP headers and malformed bodies', function () {
+  let warden: TestWarden;
+  before(async function () {
+    warden = await startTestWarden();
+  });
+  after(async function () {
+    await warden.close();
+  });
+
+  it('marks token responses no-store and sends the security headers everywhere', async function () {
+    const { user, password } = await warden.createUser();
+    const login = await fetch(`${warden.url}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: user.username, password }),
+    });
+    assert.equal(login.status, 200);
+    assert.equal(login.headers.get('cache-control'), 'no-store');
+    assert.equal(login.headers.get('x-content-type-options'), 'nosniff');
+    assert.equal(login.headers.get('referrer-policy'), 'no-referrer');
+    const page = await fetch(`${warden.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.equal(page.headers.get('x-content-type-options'), 'nosniff');
+  });
+
+  it('answers 400 BadRequestError to a gzip body that is not gzip', async function () {
+    const response = await post(`${warden.url}/auth/login`, '{"username":"a","password":"b"}', {
+      'content-encoding': 'gzip',
+    });
+    assert.equal(response.status, 400);
+    assert.equal((response.json?.error as { name: string }).name, 'BadRequestError');
+  });
+});

@@ -142,4 +142,24 @@ describe('WebSocket handshake authentication', function () {
     sockets.push(own.socket);
     assert.equal(own.socket.state, 'open');
   });
+
+  it('takes the own origin from its configuration, never from the Host header (DNS rebinding)', async function () {
+    const refusedWith = async (options: { origin: string; headers?: Record<string, string> }) => {
+      const error = await connectClient(warden.port, options).then(
+        (client) => {
+          sockets.push(client.socket);
+          return null;
+        },
+        (refusal: { code?: number }) => refusal,
+      );
+      return error?.code;
+    };
+    assert.equal(
+      await refusedWith({ origin: 'http://evil.example', headers: { host: 'evil.example' } }),
+      4503,
+    );
+    assert.equal(await refusedWith({ origin: `https://127.0.0.1:${warden.port}` }), 4503, 'wrong scheme');
+    assert.equal(await refusedWith({ origin: `http://localhost:${warden.port}` }), undefined);
+    assert.equal(await refusedWith({ origin: `http://127.0.0.1:${warden.port}` }), undefined);
+  });
 });
