@@ -15,7 +15,7 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import type { IProbe } from 'kubernetes-models/v1/Probe';
 import { Secret, type ISecret } from 'kubernetes-models/v1/Secret';
 import { Service, type IService } from 'kubernetes-models/v1/Service';
-import { ConfigError, loadConfig } from '../../../config/index.ts';
+import { ConfigError, loadConfig, parseConfig } from '../../../config/index.ts';
 import { createHealthRoutes } from '../../../http/health-routes.ts';
 import type { Store } from '../../../store/types.ts';
 
@@ -367,6 +367,17 @@ spec:
       }
       const broker = services.find((s) => selects(s.spec?.selector, deploymentOf('broker').spec?.template.metadata?.labels));
       assert.equal(broker?.spec?.clusterIP, 'None', 'the broker Service is headless');
+    });
+
+    it('tells the workers to believe the ingress controller about client addresses', () => {
+      const data = configMaps.find((c) => c.metadata?.name === 'warden-config')?.data ?? {};
+      assert.ok(data.TRUST_PROXY, 'TRUST_PROXY is set: behind the Ingress every user would share one address');
+      const config = parseConfig(
+        { ...data },
+        { authKey: 'a'.repeat(32), sccAuthKey: 's'.repeat(32) },
+      );
+      assert.ok(config.trustProxy.length > 0);
+      assert.ok(config.publicUrl?.startsWith('https://'));
     });
 
     it('uses only variables Warden reads, from a ConfigMap and Secret that exist', () => {
