@@ -65,9 +65,15 @@ export class FairAdmission {
     return this.active + this.waiting.length;
   }
 
+  /** Throws the RateLimitError `run` would throw at once for this key: a check before costly work. */
+  assertRoom(key: string): void {
+    if ((this.perKeyCount.get(key) ?? 0) >= this.options.perKey)
+      throw busy('too many logins in progress from your address');
+  }
+
   async run<T>(key: string, task: () => Promise<T>, ticket: AdmissionTicket = {}): Promise<T> {
+    this.assertRoom(key);
     const count = this.perKeyCount.get(key) ?? 0;
-    if (count >= this.options.perKey) throw busy('too many logins in progress from your address');
     this.perKeyCount.set(key, count + 1);
     let started = false;
     try {

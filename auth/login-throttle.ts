@@ -19,6 +19,8 @@ export interface LoginAttempt {
   /** Failures (and attempts in flight) of this client address, cluster-wide: its standing. */
   readonly addressCount: number;
   succeeded(): Promise<void>;
+  /** Takes the attempt back: it was refused before any password was checked. */
+  withdrawn(): Promise<void>;
 }
 
 /** Usernames compare as the store does for logins: case and Unicode form do not make a new key. */
@@ -92,6 +94,9 @@ export class LoginThrottle {
       addressCount: perAddress.count,
       succeeded: async () => {
         await Promise.all([undo(), this.known.mark(pairKey, this.failureWindow)]);
+      },
+      withdrawn: async () => {
+        await undo();
       },
     };
   }

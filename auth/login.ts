@@ -54,14 +54,25 @@ export async function checkPassword(
   clientAddress: string,
 ): Promise<CheckedUser> {
   const { username, password } = credentials;
+  // An address with its hash slots full is refused before any store work: a flood stays cheap.
+  deps.admission.assertRoom(clientAddress);
   const attempt = await deps.throttle.begin(username, clientAddress);
   const before = await deps.store.findUserByUsername(username);
-  const ok = await deps.admission.run(
-    clientAddress,
-    () =>
-      before === null ? deps.hasher.verifyDummy(password) : deps.hasher.verify(password, before.passwordHash),
-    { priority: attempt.addressCount },
-  );
+  let ok: boolean;
+  try {
+    ok = await deps.admission.run(
+      clientAddress,
+      () =>
+        before === null
+          ? deps.hasher.verifyDummy(password)
+          : deps.hasher.verify(password, before.passwordHash),
+      { priority: attempt.addressCount },
+    );
+  } catch (error) {
+    // Refused admission (busy) checked no password: it is not a failed login.
+    await attempt.withdrawn();
+    throw error;
+  }
   if (before === null || !ok || before.disabled) throw new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
   await attempt.succeeded();
   const asOf = deps.now();

@@ -2,6 +2,7 @@ import type { MachineInfo } from './lib/machine.ts';
 import type { LoopDelay, Summary } from './lib/stats.ts';
 import { LEAD_MS, type RenewalStallResult } from './renewal/stall.ts';
 import type { RevocationResult } from './revocation/propagation.ts';
+import type { LoginFloodResult } from './login-flood/flood.ts';
 
 /** Everything one `npm run bench` produced; written as JSON next to the markdown summary. */
 export interface BenchReport {
@@ -12,6 +13,7 @@ export interface BenchReport {
   readonly loadAverageAtEnd: readonly number[];
   readonly renewal: RenewalStallResult | { readonly error: string } | null;
   readonly revocation: RevocationResult | { readonly error: string } | null;
+  readonly loginFlood?: LoginFloodResult | { readonly error: string } | null;
 }
 
 const cell = (value: number | null | undefined): string =>
@@ -51,6 +53,37 @@ function logLines(title: string, counts: Readonly<Record<string, number>>): stri
   const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
   if (entries.length === 0) return [`${title}: none.`];
   return [`${title}:`, '', ...entries.map(([message, count]) => `- ${count} x \`${message}\``)];
+}
+
+function loginFloodSection(result: BenchReport['loginFlood']): string[] {
+  const lines = ['## Login flood', ''];
+  if (result === null || result === undefined) return [...lines, 'Not run.'];
+  if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
+  const { options } = result;
+  return [
+    ...lines,
+    `${options.flooders} addresses x ${options.perAddress} wrong logins in flight (each loop at most one ` +
+      `request per ${options.loopPaceMs} ms, a fresh username each time), for ${options.durationMs / 1000} s, ` +
+      `against one worker at PASSWORD_HASH_COST=${options.hashCost}; a real user logs in every ` +
+      `${options.realEveryMs} ms from another address.`,
+    '',
+    ...table(
+      ['real user login, ms', 'min', 'p50', 'p90', 'p99', 'max', 'n'],
+      [summaryRow('idle (before the flood)', result.idle), summaryRow('under the flood', result.underFlood)],
+    ),
+    '',
+    `Real user: ${result.realFailures} of ${result.realLogins} logins failed; p99 under the flood is ` +
+      `${cell(result.p99OverIdle)}x the idle p50 (target: below 3x).`,
+    '',
+    `Flood answered: ${Object.entries(result.floodAnswers)
+      .map(([status, count]) => `${count} x ${status}`)
+      .join(', ')}.`,
+    '',
+    ...table(
+      ['worker event-loop delay, ms', 'p50', 'p99', 'max', 'mean', 'samples'],
+      [delayRow('during the flood', result.eventLoopDelay)],
+    ),
+  ];
 }
 
 function renewalSection(result: BenchReport['renewal']): string[] {
@@ -181,6 +214,8 @@ export function renderMarkdown(report: BenchReport): string {
     ...renewalSection(report.renewal),
     '',
     ...revocationSection(report.revocation),
+    '',
+    ...loginFloodSection(report.loginFlood),
     '',
   ].join('\n');
 }

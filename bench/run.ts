@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
- * latest.{json,md}). Options: --only renewal|revocation, --sockets N, --waves N, --rounds N,
+ * latest.{json,md}). Options: --only renewal|revocation|login-flood, --sockets N, --waves N, --rounds N,
  * --cli-rounds N, --workers N, --brokers N.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,6 +12,7 @@ import { loadAverage, machineInfo, openFileLimit } from './lib/machine.ts';
 import { renderMarkdown, type BenchReport } from './report.ts';
 import { RENEWAL_DEFAULTS, runRenewalStall } from './renewal/stall.ts';
 import { REVOCATION_DEFAULTS, runRevocationPropagation } from './revocation/propagation.ts';
+import { LOGIN_FLOOD_DEFAULTS, runLoginFlood } from './login-flood/flood.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -37,10 +38,12 @@ function count(name: string, raw: string | undefined, fallback: number): number 
   return value;
 }
 
+const SCENARIOS = ['renewal', 'revocation', 'login-flood'] as const;
 const only = values.only;
-if (only !== undefined && only !== 'renewal' && only !== 'revocation') {
-  throw new Error('--only must be "renewal" or "revocation"');
+if (only !== undefined && !(SCENARIOS as readonly string[]).includes(only)) {
+  throw new Error(`--only must be one of ${SCENARIOS.join(', ')}`);
 }
+const runs = (scenario: (typeof SCENARIOS)[number]) => only === undefined || only === scenario;
 const renewalOptions = {
   ...RENEWAL_DEFAULTS,
   sockets: count('sockets', values.sockets, RENEWAL_DEFAULTS.sockets),
@@ -80,13 +83,13 @@ const message = (error: unknown) => (error instanceof Error ? (error.stack ?? er
 const log = (section: string) => (line: string) => console.log(`[bench ${section}] ${line}`);
 
 async function main(): Promise<number> {
-  if (only !== 'revocation') ensureFileLimit(renewalOptions.sockets + FD_MARGIN);
+  if (runs('renewal')) ensureFileLimit(renewalOptions.sockets + FD_MARGIN);
   const started = Date.now();
   const machine = machineInfo();
   let failed = false;
 
   let renewal: BenchReport['renewal'] = null;
-  if (only !== 'revocation') {
+  if (runs('renewal')) {
     try {
       renewal = await runRenewalStall(renewalOptions, log('renewal'));
     } catch (error) {
@@ -97,13 +100,24 @@ async function main(): Promise<number> {
   }
 
   let revocation: BenchReport['revocation'] = null;
-  if (only !== 'renewal') {
+  if (runs('revocation')) {
     try {
       revocation = await runRevocationPropagation(revocationOptions, log('revocation'));
     } catch (error) {
       failed = true;
       revocation = { error: message(error) };
       log('revocation')(`failed: ${message(error)}`);
+    }
+  }
+
+  let loginFlood: BenchReport['loginFlood'] = null;
+  if (runs('login-flood')) {
+    try {
+      loginFlood = await runLoginFlood(LOGIN_FLOOD_DEFAULTS, log('login-flood'));
+    } catch (error) {
+      failed = true;
+      loginFlood = { error: message(error) };
+      log('login-flood')(`failed: ${message(error)}`);
     }
   }
 
@@ -114,6 +128,7 @@ async function main(): Promise<number> {
     loadAverageAtEnd: loadAverage(),
     renewal,
     revocation,
+    loginFlood,
   };
   const markdown = renderMarkdown(report);
   const json = JSON.stringify(report, null, 2) + '\n';
