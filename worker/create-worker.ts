@@ -103,7 +103,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     addressWindow: config.loginRateLimit.windowSeconds,
   });
   // Two hashes at once (each 128 MiB at the default cost); a few per address; see fair-admission.ts.
-  const admission = new FairAdmission({ concurrency: 2, perKey: 4, maxQueue: 512 });
+  const admission = new FairAdmission({ concurrency: 2, perKey: 8, maxQueue: 512 });
   const revocations = new RevocationList();
   const registry = new SocketRegistry();
 
