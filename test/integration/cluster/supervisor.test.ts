@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { connectClient, socketLogin, type TestClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { childrenOf, freePort, isAlive, runWarden, type RunningProcess } from '../../helpers/processes.ts';
 import { testEnv, testSecrets, createStoredUser } from '../../helpers/warden.ts';
 
@@ -11,6 +12,8 @@ describe('warden start: the cluster on one host (real processes)', function () {
   let db: { url: string; drop(): Promise<void> };
   let warden: RunningProcess;
   let port: number;
+  let statePort: number;
+  let brokerPort: number;
   const clients: TestClient[] = [];
   let password = '';
   const username = 'cluster-user';
@@ -32,13 +35,15 @@ describe('warden start: the cluster on one host (real processes)', function () {
       invoke: ['whoami'],
     });
     port = await freePort();
+    statePort = await freePort();
+    brokerPort = await freePort();
     const secrets = testSecrets();
     warden = runWarden(['start'], {
       ...testEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }),
       WORKERS: '2',
       BROKERS: '2',
-      SCC_STATE_SERVER_PORT: String(await freePort()),
-      SCC_BROKER_SERVER_PORT: String(await freePort()),
+      SCC_STATE_SERVER_PORT: String(statePort),
+      SCC_BROKER_SERVER_PORT: String(brokerPort),
       AUTH_KEY: secrets.authKey,
       SCC_AUTH_KEY: secrets.sccAuthKey,
       LOG_LEVEL: 'info',
@@ -93,6 +98,22 @@ describe('warden start: the cluster on one host (real processes)', function () {
     assert.equal(pidsOf('state').length, 1);
     assert.equal(pidsOf('broker').length, 2);
     assert.equal(pidsOf('worker').length, 2);
+  });
+
+  it('listens for the state server and brokers on HOST only, and tells plain HTTP nothing', async function () {
+    // Linux routes all of 127.0.0.0/8 to the loopback: a server bound to every interface would
+    // accept 127.0.0.2 too; one bound to HOST=127.0.0.1 does not.
+    for (const [what, rolePort] of [
+      ['state server', statePort],
+      ['broker', brokerPort],
+      ['second broker', brokerPort + 1],
+    ] as const) {
+      assert.equal(await tcpConnects('127.0.0.1', rolePort), true, `${what} on 127.0.0.1`);
+      assert.equal(await tcpConnects('127.0.0.2', rolePort), false, `${what} on 127.0.0.2`);
+    }
+    const response = await fetch(`http://127.0.0.1:${statePort}/`);
+    assert.equal(response.status, 404);
+    assert.equal(await response.text(), '');
   });
 
   it('delivers a publish to subscribers on every worker', async function () {
@@ -235,6 +256,18 @@ describe('warden start: the cluster on one host (real processes)', function () {
     for (const pid of tree) assert.equal(isAlive(pid), false, `pid ${pid} still alive: ${describePid(pid)}`);
   });
 });
+
+/** Whether a TCP connection to host:port is accepted. */
+function tcpConnects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 function describePid(pid: number): string {
   try {
