@@ -1,10 +1,12 @@
-import { ConfigError, loadConfig } from '../config/index.ts';
+import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { AUTH_KEY_FINGERPRINT } from '../auth/key-fingerprint.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { runUserCommand, USER_USAGE } from '../admin/user-commands.ts';
 import { UsageError } from '../admin/validation.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { openStore } from '../store/index.ts';
+import { endWithParent, reportCannotStart, type RoleName } from './process.ts';
+import { cannotStartMessage, type ListenSetting } from './start-failure.ts';
 
 const USAGE = `usage: warden <command>
   start                 every role on this host (what \`npm start\` runs)
@@ -45,6 +47,53 @@ function withCause(error: Error): string {
   return cause === undefined || error.message.includes(cause) ? error.message : `${error.message}: ${cause}`;
 }
 
+/** Where each role listens, to name the variable in a bind error. */
+function listenSettings(role: RoleName, config: Config): ListenSetting[] {
+  if (role === 'worker')
+    return [{ variable: 'PORT', port: config.port, hostVariable: 'HOST', host: config.host }];
+  if (role === 'state')
+    return [
+      {
+        variable: 'SCC_STATE_SERVER_PORT',
+        port: config.sccStateServerPort,
+        hostVariable: 'SCC_BIND_HOST',
+        host: config.sccBindHost,
+      },
+    ];
+  return [
+    {
+      variable: 'SCC_BROKER_SERVER_PORT',
+      port: config.sccBrokerServerPort,
+      hostVariable: 'SCC_BIND_HOST',
+      host: config.sccBindHost,
+      ...(config.brokers > 1
+        ? { note: `(BROKERS=${config.brokers}: the brokers use consecutive ports from it)` }
+        : {}),
+    },
+  ];
+}
+
+/**
+ * Runs one role. A failure that a restart would only repeat (a port in use, a bad value) is one
+ * line and EXIT_CANNOT_START under the supervisor, so that it stops instead of restarting.
+ */
+async function runRole(role: RoleName, run: () => Promise<void>): Promise<number> {
+  endWithParent();
+  try {
+    await run();
+    return 0;
+  } catch (error) {
+    let message: string | null;
+    try {
+      message = cannotStartMessage(error, listenSettings(role, loadConfig()));
+    } catch (configError) {
+      message = cannotStartMessage(configError, []);
+    }
+    if (message === null) throw error;
+    return await reportCannotStart(role, message);
+  }
+}
+
 /** Runs one `warden` command; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -55,14 +104,11 @@ export async function main(argv: string[]): Promise<number> {
         await (await import('./supervisor.ts')).runSupervisor();
         return 0;
       case 'worker':
-        await (await import('../worker/main.ts')).runWorker();
-        return 0;
+        return await runRole('worker', async () => (await import('../worker/main.ts')).runWorker());
       case 'state':
-        await (await import('./state-main.ts')).runStateServer();
-        return 0;
+        return await runRole('state', async () => (await import('./state-main.ts')).runStateServer());
       case 'broker':
-        await (await import('./broker-main.ts')).runBroker();
-        return 0;
+        return await runRole('broker', async () => (await import('./broker-main.ts')).runBroker());
       case 'migrate':
         return await withStore(async ({ store }) => {
           out(`applied ${await store.migrate()} migration(s)`);

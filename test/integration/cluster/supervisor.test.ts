@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { connectClient, socketLogin, type TestClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { execFileSync } from 'node:child_process';
-import { connect } from 'node:net';
-import { childrenOf, freePort, isAlive, runWarden, type RunningProcess } from '../../helpers/processes.ts';
+import { connect, createServer, type Server } from 'node:net';
+import {
+  childrenOf,
+  freePort,
+  freePorts,
+  isAlive,
+  runWarden,
+  type RunningProcess,
+} from '../../helpers/processes.ts';
 import { testEnv, testSecrets, createStoredUser } from '../../helpers/warden.ts';
 
 /** `warden start` as a real process tree: state server, 2 brokers, 2 workers sharing one port. */
@@ -276,3 +283,118 @@ function describePid(pid: number): string {
     return '(gone)';
   }
 }
+
+/** `warden start` when it cannot start, and when its supervisor is killed outright. */
+describe('warden start: ports in use, a killed supervisor (real processes)', function () {
+  this.timeout(120_000);
+  let db: { url: string; drop(): Promise<void> };
+  const secrets = testSecrets();
+
+  before(async function () {
+    db = await createTestDatabase();
+  });
+  after(async function () {
+    await db?.drop();
+  });
+
+  interface Ports {
+    PORT: number;
+    SCC_STATE_SERVER_PORT: number;
+    SCC_BROKER_SERVER_PORT: number;
+  }
+
+  async function ports(): Promise<Ports> {
+    const [port, state, broker] = await freePorts(3);
+    return { PORT: port ?? 0, SCC_STATE_SERVER_PORT: state ?? 0, SCC_BROKER_SERVER_PORT: broker ?? 0 };
+  }
+
+  function run(args: string[], given: Ports): RunningProcess {
+    return runWarden(args, {
+      ...testEnv(db.url, { PORT: String(given.PORT), HOST: '127.0.0.1' }),
+      WORKERS: '2',
+      BROKERS: '1',
+      SCC_STATE_SERVER_PORT: String(given.SCC_STATE_SERVER_PORT),
+      SCC_BROKER_SERVER_PORT: String(given.SCC_BROKER_SERVER_PORT),
+      AUTH_KEY: secrets.authKey,
+      SCC_AUTH_KEY: secrets.sccAuthKey,
+      LOG_LEVEL: 'info',
+    });
+  }
+
+  /** Holds 127.0.0.1:port, as another program would. */
+  async function occupy(port: number): Promise<Server> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return server;
+  }
+
+  /** The process's exit, or a failure (and a SIGTERM to it) when it runs past `ms`. */
+  async function exitWithin(warden: RunningProcess, ms: number) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`still running after ${ms} ms:\n${warden.output()}`)), ms);
+    });
+    try {
+      return await Promise.race([warden.exited(), late]);
+    } finally {
+      clearTimeout(timer);
+      await warden.stop();
+    }
+  }
+
+  const cases: Array<[command: string, variable: keyof Ports]> = [
+    ['start', 'PORT'],
+    ['start', 'SCC_STATE_SERVER_PORT'],
+    ['start', 'SCC_BROKER_SERVER_PORT'],
+    ['broker', 'SCC_BROKER_SERVER_PORT'],
+  ];
+  for (const [command, variable] of cases) {
+    it(`warden ${command} with ${variable} in use exits 1 with one line naming it, instead of restarting`, async function () {
+      const given = await ports();
+      const blocker = await occupy(given[variable]);
+      try {
+        const warden = run([command], given);
+        const { code } = await exitWithin(warden, 60_000);
+        const output = warden.output();
+        assert.equal(code, 1, output);
+        assert.deepEqual(
+          output.split('\n').filter((line) => line.includes('in use')),
+          [`warden: ${variable} ${given[variable]} is in use on 127.0.0.1; set ${variable} to a free port`],
+          output,
+        );
+        assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+        assert.doesNotMatch(output, /restarting/);
+      } finally {
+        blocker.close();
+      }
+    });
+  }
+
+  it('SIGKILL of the supervisor ends every role, and a new warden start on the same ports comes up', async function () {
+    const given = await ports();
+    const first = run(['start'], given);
+    await first.waitFor(/Warden is ready/, 60_000);
+    const roles = childrenOf(first.child.pid as number).filter((c) => c.args.includes('warden.js'));
+    assert.equal(roles.length, 4, 'state server, broker, two workers');
+    first.child.kill('SIGKILL');
+    await first.exited();
+    // They are not this process's children: there is no exit event to await, so poll (bounded).
+    const deadline = Date.now() + 20_000;
+    while (roles.some((role) => isAlive(role.pid))) {
+      if (Date.now() > deadline)
+        assert.fail(
+          `roles outlived their supervisor:\n${roles.map((role) => describePid(role.pid)).join('')}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const second = run(['start'], given);
+    try {
+      await second.waitFor(/Warden is ready/, 60_000);
+    } finally {
+      await second.stop();
+    }
+  });
+});
