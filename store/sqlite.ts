@@ -144,7 +144,7 @@ function prepareFile(path: string, create: boolean): void {
   const files = [path, ...SIDECARS.map((suffix) => path + suffix).filter((file) => existsSync(file))];
   throw cannotOpen(
     path,
-    `the file holds password hashes but its mode is ${octal(stat.mode)} (readable by other users); run \`chmod 600 ${files.join(' ')}\` and start again`,
+    `the file holds password hashes but its mode is ${octal(stat.mode)} (other users can access it); run \`chmod 600 ${files.join(' ')}\` and start again`,
   );
 }
 
