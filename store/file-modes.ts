@@ -1,5 +1,5 @@
 import { chmodSync, mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 
 /**
  * Modes of what Warden keeps on disk: the SQLite database (password hashes) and the development
@@ -25,7 +25,9 @@ export function octal(mode: number): string {
  * @example
  *   makePrivateDir('/var/lib/warden/data');
  */
-export function makePrivateDir(dir: string): void {
+export function makePrivateDir(path: string): void {
+  // Absolute, so that the walk below stops at the first new directory and never reaches '.'.
+  const dir = resolve(path);
   const first = mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
   if (first === undefined) return;
   // mkdir's mode is filtered by the umask; chmod is not. Walk from `dir` up to the first new one.
