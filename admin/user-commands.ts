@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { PasswordHasher } from '../auth/passwords.ts';
+import { WardenError } from '../errors/catalogue.ts';
 import type { Store, User, UserPatch } from '../store/types.ts';
-import { checkName, checkPatterns, UsageError } from './validation.ts';
+import { checkName, checkPassword, checkPatterns, tenantWarnings, UsageError } from './validation.ts';
 
 export interface AdminContext {
   readonly store: Store;
@@ -10,8 +11,27 @@ export interface AdminContext {
   /** TOKEN_TTL: how long a user revocation must be kept. */
   readonly tokenTtl: number;
   readonly out: (line: string) => void;
-  readonly readStdin: () => Promise<string>;
+  /** A warning for the operator (stderr); the command still succeeds. */
+  readonly warn: (line: string) => void;
   readonly now?: () => number;
+}
+
+/** What parsing a command needs besides its arguments. */
+export interface CommandInput {
+  /** PASSWORD_MIN_LENGTH, for passwords the operator gives. */
+  readonly passwordMinLength: number;
+  /** Read only for --password-stdin. */
+  readonly readStdin: () => Promise<string>;
+}
+
+/**
+ * A parsed `warden user ...` command. Its arguments (and a password from stdin) are checked before
+ * the store is opened, so a usage error never opens or creates a store; `createsStore` says whether it may create a missing
+ * SQLite file (only `user add` may: every other one needs users to be there already).
+ */
+export interface UserCommand {
+  readonly createsStore: boolean;
+  run(ctx: AdminContext): Promise<void>;
 }
 
 const USER_FLAGS = {
@@ -25,24 +45,48 @@ const USER_FLAGS = {
   role: { type: 'string', multiple: true },
 } as const;
 
-type UserFlags = ReturnType<typeof parseUserArgs>['values'];
+type UserFlags = ReturnType<typeof parseUserFlags>['values'];
 
-function parseUserArgs(args: string[]) {
+/** node:util's parseArgs, with its errors as one-line usage errors that name the command. */
+export function parseCommandArgs<Options extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(
+  command: string,
+  args: string[],
+  options: Options,
+) {
   try {
-    return parseArgs({ args, options: USER_FLAGS, allowPositionals: true, strict: true });
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    const { code } = error as { code?: string };
+    const option = /'([^']+)'/.exec((error as Error).message)?.[1];
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option !== undefined)
+      throw new UsageError(`unknown option "${option}" for warden ${command}`);
+    throw new UsageError(`warden ${command}: ${(error as Error).message}`);
   }
 }
 
-async function passwordFrom(flags: UserFlags, ctx: AdminContext): Promise<string | undefined> {
+function parseUserFlags(command: string, args: string[]) {
+  return parseCommandArgs(`user ${command}`, args, USER_FLAGS);
+}
+
+/** Exactly one positional, the username, and no options. */
+function usernameOnly(command: string, args: string[]): string {
+  return onlyUsername(parseCommandArgs(`user ${command}`, args, {}).positionals, command);
+}
+
+function onlyUsername(positionals: string[], command: string): string {
+  if (positionals.length !== 1 || positionals[0] === undefined)
+    throw new UsageError(`usage: warden user ${command} <username>`);
+  return checkName('username', positionals[0]);
+}
+
+async function passwordFrom(flags: UserFlags, input: CommandInput): Promise<string | undefined> {
   if (flags.password !== undefined && flags['password-stdin'])
     throw new UsageError('use --password or --password-stdin, not both');
-  if (flags.password !== undefined) return flags.password;
+  if (flags.password !== undefined) return checkPassword(flags.password, input.passwordMinLength);
   if (!flags['password-stdin']) return undefined;
-  const password = (await ctx.readStdin()).replace(/\r?\n$/, '');
+  const password = (await input.readStdin()).replace(/\r?\n$/, '');
   if (password === '') throw new UsageError('--password-stdin read an empty password');
-  return password;
+  return checkPassword(password, input.passwordMinLength);
 }
 
 function permissionPatch(flags: UserFlags): UserPatch {
@@ -58,10 +102,15 @@ function permissionPatch(flags: UserFlags): UserPatch {
   return patch;
 }
 
-function onlyUsername(positionals: string[], command: string): string {
-  if (positionals.length !== 1 || positionals[0] === undefined)
-    throw new UsageError(`usage: warden user ${command} <username>`);
-  return checkName('username', positionals[0]);
+function warnAboutTenant(ctx: AdminContext, user: User): void {
+  for (const warning of tenantWarnings(user)) ctx.warn(`warning: ${warning}`);
+}
+
+/** The user, or UserNotFoundError (exit 1: a failure, not a usage error). */
+async function existingUser(ctx: AdminContext, username: string): Promise<User> {
+  const user = await ctx.store.findUserByUsername(username);
+  if (user === null) throw new WardenError('UserNotFoundError', `no user named "${username}"`);
+  return user;
 }
 
 /** Revokes every token of the user issued until now, cluster-wide (workers poll the event log). */
@@ -77,90 +126,123 @@ async function revokeUser(ctx: AdminContext, user: User): Promise<number> {
   return cutoff;
 }
 
-async function add(ctx: AdminContext, args: string[]): Promise<void> {
-  const { values, positionals } = parseUserArgs(args);
+async function add(args: string[], input: CommandInput): Promise<UserCommand> {
+  const { values, positionals } = parseUserFlags('add', args);
   const username = onlyUsername(positionals, 'add');
-  const given = await passwordFrom(values, ctx);
-  const password = given ?? randomBytes(12).toString('base64url');
   const patch = permissionPatch(values);
-  await ctx.store.createUser({
-    username,
-    passwordHash: await ctx.hasher.hash(password),
-    tenant: patch.tenant ?? null,
-    roles: patch.roles ?? [],
-    publish: patch.publish ?? [],
-    subscribe: patch.subscribe ?? [],
-    invoke: patch.invoke ?? [],
-  });
-  ctx.out(`created user ${username}`);
-  if (given === undefined) ctx.out(`password: ${password}`);
-}
-
-async function set(ctx: AdminContext, args: string[]): Promise<void> {
-  const { values, positionals } = parseUserArgs(args);
-  const username = onlyUsername(positionals, 'set');
-  const password = await passwordFrom(values, ctx);
-  const patch: UserPatch = {
-    ...permissionPatch(values),
-    ...(password === undefined ? {} : { passwordHash: await ctx.hasher.hash(password) }),
+  const given = await passwordFrom(values, input);
+  return {
+    createsStore: true,
+    async run(ctx) {
+      const password = given ?? randomBytes(12).toString('base64url');
+      const user = await ctx.store.createUser({
+        username,
+        passwordHash: await ctx.hasher.hash(password),
+        tenant: patch.tenant ?? null,
+        roles: patch.roles ?? [],
+        publish: patch.publish ?? [],
+        subscribe: patch.subscribe ?? [],
+        invoke: patch.invoke ?? [],
+      });
+      ctx.out(`created user ${username}`);
+      if (given === undefined) ctx.out(`password: ${password}`);
+      warnAboutTenant(ctx, user);
+    },
   };
-  if (Object.keys(patch).length === 0) throw new UsageError('nothing to change: give at least one flag');
-  const user = await ctx.store.updateUser(username, patch);
-  const nowSeconds = Math.floor((ctx.now ?? Date.now)() / 1000);
-  // Connected sockets of this user get a token with the new claims at once.
-  await ctx.store.appendEvent({
-    kind: 'user-changed',
-    subject: user.id,
-    value: 0,
-    expiresAt: nowSeconds + 300,
-  });
-  ctx.out(`updated user ${username}`);
 }
 
-async function setDisabled(ctx: AdminContext, args: string[], disabled: boolean): Promise<void> {
-  const username = onlyUsername(parseUserArgs(args).positionals, disabled ? 'disable' : 'enable');
-  const user = await ctx.store.updateUser(username, { disabled });
-  if (disabled) await revokeUser(ctx, user);
-  ctx.out(`${disabled ? 'disabled' : 'enabled'} user ${username}`);
+async function set(args: string[], input: CommandInput): Promise<UserCommand> {
+  const { values, positionals } = parseUserFlags('set', args);
+  const username = onlyUsername(positionals, 'set');
+  const permissions = permissionPatch(values);
+  const password = await passwordFrom(values, input);
+  if (Object.keys(permissions).length === 0 && password === undefined)
+    throw new UsageError('nothing to change: give at least one flag');
+  return {
+    createsStore: false,
+    async run(ctx) {
+      const patch: UserPatch = {
+        ...permissions,
+        ...(password === undefined ? {} : { passwordHash: await ctx.hasher.hash(password) }),
+      };
+      const user = await ctx.store.updateUser(username, patch);
+      const nowSeconds = Math.floor((ctx.now ?? Date.now)() / 1000);
+      // Connected sockets of this user get a token with the new claims at once.
+      await ctx.store.appendEvent({
+        kind: 'user-changed',
+        subject: user.id,
+        value: 0,
+        expiresAt: nowSeconds + 300,
+      });
+      ctx.out(`updated user ${username}`);
+      warnAboutTenant(ctx, user);
+    },
+  };
 }
 
-async function revoke(ctx: AdminContext, args: string[]): Promise<void> {
-  const username = onlyUsername(parseUserArgs(args).positionals, 'revoke');
-  const user = await ctx.store.findUserByUsername(username);
-  if (user === null) throw new UsageError(`no user named "${username}"`);
-  await revokeUser(ctx, user);
-  ctx.out(`revoked every token of ${username}`);
+function setDisabled(args: string[], disabled: boolean): UserCommand {
+  const username = usernameOnly(disabled ? 'disable' : 'enable', args);
+  return {
+    createsStore: false,
+    async run(ctx) {
+      const user = await ctx.store.updateUser(username, { disabled });
+      if (disabled) await revokeUser(ctx, user);
+      ctx.out(`${disabled ? 'disabled' : 'enabled'} user ${username}`);
+    },
+  };
 }
 
-async function remove(ctx: AdminContext, args: string[]): Promise<void> {
-  const username = onlyUsername(parseUserArgs(args).positionals, 'remove');
-  const user = await ctx.store.findUserByUsername(username);
-  if (user === null) throw new UsageError(`no user named "${username}"`);
-  await revokeUser(ctx, user);
-  await ctx.store.removeUser(username);
-  ctx.out(`removed user ${username}`);
+function revoke(args: string[]): UserCommand {
+  const username = usernameOnly('revoke', args);
+  return {
+    createsStore: false,
+    async run(ctx) {
+      await revokeUser(ctx, await existingUser(ctx, username));
+      ctx.out(`revoked every token of ${username}`);
+    },
+  };
 }
 
-async function list(ctx: AdminContext): Promise<void> {
-  const users = await ctx.store.listUsers();
-  const rows = users.map((u) => [
-    u.username,
-    u.disabled ? 'disabled' : 'active',
-    u.tenant ?? '-',
-    u.roles.join(',') || '-',
-    u.publish.join(',') || '-',
-    u.subscribe.join(',') || '-',
-    u.invoke.join(',') || '-',
-  ]);
-  const header = ['USERNAME', 'STATUS', 'TENANT', 'ROLES', 'PUBLISH', 'SUBSCRIBE', 'INVOKE'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  for (const row of [header, ...rows])
-    ctx.out(
-      row
-        .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-        .join('  ')
-        .trimEnd(),
-    );
+function remove(args: string[]): UserCommand {
+  const username = usernameOnly('remove', args);
+  return {
+    createsStore: false,
+    async run(ctx) {
+      await revokeUser(ctx, await existingUser(ctx, username));
+      await ctx.store.removeUser(username);
+      ctx.out(`removed user ${username}`);
+    },
+  };
+}
+
+function list(args: string[]): UserCommand {
+  const { positionals } = parseCommandArgs('user list', args, {});
+  if (positionals.length > 0)
+    throw new UsageError(`warden user list takes no arguments (got "${positionals[0]}")`);
+  return {
+    createsStore: false,
+    async run(ctx) {
+      const users = await ctx.store.listUsers();
+      const rows = users.map((u) => [
+        u.username,
+        u.disabled ? 'disabled' : 'active',
+        u.tenant ?? '-',
+        u.roles.join(',') || '-',
+        u.publish.join(',') || '-',
+        u.subscribe.join(',') || '-',
+        u.invoke.join(',') || '-',
+      ]);
+      const header = ['USERNAME', 'STATUS', 'TENANT', 'ROLES', 'PUBLISH', 'SUBSCRIBE', 'INVOKE'];
+      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+      for (const row of [header, ...rows])
+        ctx.out(
+          row
+            .map((cell, i) => cell.padEnd(widths[i] ?? 0))
+            .join('  ')
+            .trimEnd(),
+        );
+    },
+  };
 }
 
 export const USER_USAGE = `usage: warden user <command>
@@ -171,25 +253,34 @@ export const USER_USAGE = `usage: warden user <command>
   revoke <username>     end every token and socket of the user, cluster-wide
   remove <username>`;
 
-/** `warden user ...`: throws UsageError (exit 2) or a WardenError (exit 1) on failure. */
-export async function runUserCommand(ctx: AdminContext, args: string[]): Promise<void> {
+/**
+ * Parses `warden user ...`: throws UsageError (exit 2) for anything malformed; the command's run
+ * throws a WardenError (exit 1) when it fails.
+ *
+ * @example
+ *   const command = await parseUserCommand(['revoke', 'dana'], { passwordMinLength: 10, readStdin });
+ *   await command.run(ctx);
+ */
+export async function parseUserCommand(args: string[], input: CommandInput): Promise<UserCommand> {
   const [command, ...rest] = args;
   switch (command) {
     case 'add':
-      return add(ctx, rest);
+      return add(rest, input);
     case 'set':
-      return set(ctx, rest);
+      return set(rest, input);
     case 'list':
-      return list(ctx);
+      return list(rest);
     case 'disable':
-      return setDisabled(ctx, rest, true);
+      return setDisabled(rest, true);
     case 'enable':
-      return setDisabled(ctx, rest, false);
+      return setDisabled(rest, false);
     case 'revoke':
-      return revoke(ctx, rest);
+      return revoke(rest);
     case 'remove':
-      return remove(ctx, rest);
+      return remove(rest);
     default:
-      throw new UsageError(USER_USAGE);
+      throw new UsageError(
+        command === undefined ? USER_USAGE : `unknown command "user ${command}"\n${USER_USAGE}`,
+      );
   }
 }

@@ -22,11 +22,16 @@ import type { Logger } from '../log/logger.ts';
  *   Workers ignore lists whose `time` is not newer than the last one they applied.
  *
  * @example
- *   const state = await startStateServer({ port: 7777, authKey: config.sccAuthKey, log });
+ * Plain HTTP requests get an empty 404: the cluster's shape (how many brokers and workers) is not
+ * for anyone who has not presented the key.
+ *
+ * @example
+ *   const state = await startStateServer({ port: 7777, host: config.sccBindHost, authKey: config.sccAuthKey, log });
  */
 export interface StateServerOptions {
   readonly port: number;
-  readonly host?: string;
+  /** The address to listen on (SCC_BIND_HOST): required, so that nothing binds every interface by accident. */
+  readonly host: string;
   readonly authKey: string;
   readonly log: Logger;
   /** Workers are refused a broker list until this long after start, ms. */
@@ -131,8 +136,8 @@ export async function startStateServer(options: StateServerOptions): Promise<Sta
   const brokers = new Map<string, Member>();
   const workers = new Map<string, Member>();
   const httpServer: Server = createServer((_request, response) => {
-    response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ brokers: brokers.size, workers: workers.size }));
+    response.writeHead(404, { 'content-length': '0', connection: 'close' });
+    response.end();
   });
   const agServer = new AGServer({ httpServer, pingTimeout: 10000 });
   let lastTime = 0;
@@ -251,7 +256,7 @@ export async function startStateServer(options: StateServerOptions): Promise<Sta
 
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
-    httpServer.listen(options.port, options.host ?? '0.0.0.0', () => resolve());
+    httpServer.listen(options.port, options.host, () => resolve());
   });
   return {
     port: (httpServer.address() as AddressInfo).port,

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readFileSync, writeFileSync, chmodSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { makePrivateDir, PRIVATE_FILE_MODE } from '../store/file-modes.ts';
 import { ConfigError, type ResolvedSecrets } from './config.ts';
 
 /**
  * Resolves AUTH_KEY and SCC_AUTH_KEY: from the variable, from `*_FILE`, or (development only) from
- * a key generated once and kept in the data directory with mode 0600, so that restarts and every
- * worker on this host share it. Production never generates a secret.
+ * a key generated once and kept in the data directory (created 0700) with mode 0600, so that
+ * restarts and every worker on this host share it. Production never generates a secret.
  */
 export function resolveSecrets(env: NodeJS.ProcessEnv): ResolvedSecrets {
   const production = env.NODE_ENV === 'production';
@@ -38,12 +39,12 @@ function readOrCreateKey(path: string): string {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
-  mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
+  makePrivateDir(dirname(path));
   const key = randomBytes(48).toString('base64url');
   try {
     // 'wx': if another process created it first, keep theirs so every worker shares one key.
-    writeFileSync(path, key + '\n', { mode: 0o600, flag: 'wx' });
-    chmodSync(path, 0o600);
+    writeFileSync(path, key + '\n', { mode: PRIVATE_FILE_MODE, flag: 'wx' });
+    chmodSync(path, PRIVATE_FILE_MODE);
     return key;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(path, 'utf8').trim();

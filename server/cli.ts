@@ -1,19 +1,31 @@
-import { ConfigError, loadConfig } from '../config/index.ts';
+import { readFileSync } from 'node:fs';
+import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { AUTH_KEY_FINGERPRINT } from '../auth/key-fingerprint.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
-import { runUserCommand, USER_USAGE } from '../admin/user-commands.ts';
+import { parseCommandArgs, parseUserCommand, USER_USAGE } from '../admin/user-commands.ts';
 import { UsageError } from '../admin/validation.ts';
 import { WardenError } from '../errors/catalogue.ts';
-import { openStore } from '../store/index.ts';
+import { openStore, type Store } from '../store/index.ts';
+import { endWithParent, reportCannotStart, type RoleName } from './process.ts';
+import { cannotStartMessage, type ListenSetting } from './start-failure.ts';
 
 const USAGE = `usage: warden <command>
   start                 every role on this host (what \`npm start\` runs)
   worker                one worker process (HTTP + WebSocket)
   state                 the cluster's state server
   broker                one SCC broker
-  migrate               apply database migrations to DATABASE_URL
+  migrate               apply database migrations to DATABASE_URL (creates a new SQLite file)
   auth-key reset        forget the cluster's AUTH_KEY fingerprint (after rotating the key)
-  user ...              manage users (warden user --help)`;
+  user ...              manage users (warden user --help)
+  --version             print Warden's version
+exit status: 0 success, 1 failure, 2 usage error`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -21,59 +33,130 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+interface StoreContext {
+  readonly config: Config;
+  readonly store: Store;
+}
+
+/**
+ * Runs `run` on the store DATABASE_URL names. Only commands that set a store up may create a
+ * SQLite file that is not there (`create`); the others fail naming DATABASE_URL and the path.
+ */
 async function withStore<T>(
-  run: (ctx: { store: ReturnType<typeof openStore>; hasher: PasswordHasher; tokenTtl: number }) => Promise<T>,
-  migrateFirst = true,
+  options: { readonly create: boolean; readonly migrate: boolean; readonly config?: Config },
+  run: (ctx: StoreContext) => Promise<T>,
 ): Promise<T> {
-  const config = loadConfig();
-  const store = openStore(config.databaseUrl);
+  const config = options.config ?? loadConfig();
+  const store = openStore(config.databaseUrl, { create: options.create });
   try {
-    if (migrateFirst) await store.migrate();
-    return await run({
-      store,
-      hasher: new PasswordHasher({ cost: config.passwordHashCost }),
-      tokenTtl: config.tokenTtl,
-    });
+    if (options.migrate) await store.migrate();
+    return await run({ config, store });
   } finally {
     await store.close();
   }
 }
 
-/** An operator sees why (e.g. "connect ECONNREFUSED"), which a client-safe message leaves out. */
+/** Refuses every argument of a command that takes none. */
+function noArguments(command: string, args: string[]): void {
+  const { positionals } = parseCommandArgs(command, args, {});
+  if (positionals.length > 0)
+    throw new UsageError(`warden ${command} takes no arguments (got "${positionals[0]}")`);
+}
+
+/**
+ * An operator sees why the store is unavailable (e.g. "connect ECONNREFUSED"), which the
+ * client-safe message leaves out. Other errors' causes are driver details (the SQL of a
+ * constraint): their message says it all.
+ */
 function withCause(error: Error): string {
+  if (error.name !== 'StoreUnavailableError') return error.message;
   const cause = error.cause instanceof Error ? error.cause.message : undefined;
   return cause === undefined || error.message.includes(cause) ? error.message : `${error.message}: ${cause}`;
 }
+
+/** Where each role listens, to name the variable in a bind error. */
+function listenSettings(role: RoleName, config: Config): ListenSetting[] {
+  if (role === 'worker')
+    return [{ variable: 'PORT', port: config.port, hostVariable: 'HOST', host: config.host }];
+  if (role === 'state')
+    return [
+      {
+        variable: 'SCC_STATE_SERVER_PORT',
+        port: config.sccStateServerPort,
+        hostVariable: 'SCC_BIND_HOST',
+        host: config.sccBindHost,
+      },
+    ];
+  return [
+    {
+      variable: 'SCC_BROKER_SERVER_PORT',
+      port: config.sccBrokerServerPort,
+      hostVariable: 'SCC_BIND_HOST',
+      host: config.sccBindHost,
+      ...(config.brokers > 1
+        ? { note: `(BROKERS=${config.brokers}: the brokers use consecutive ports from it)` }
+        : {}),
+    },
+  ];
+}
+
+/**
+ * Runs one role. A failure that a restart would only repeat (a port in use, a bad value) is one
+ * line and EXIT_CANNOT_START under the supervisor, so that it stops instead of restarting.
+ */
+async function runRole(role: RoleName, run: () => Promise<void>): Promise<number> {
+  endWithParent();
+  try {
+    await run();
+    return 0;
+  } catch (error) {
+    let message: string | null;
+    try {
+      message = cannotStartMessage(error, listenSettings(role, loadConfig()));
+    } catch (configError) {
+      message = cannotStartMessage(configError, []);
+    }
+    if (message === null) throw error;
+    return await reportCannotStart(role, message);
+  }
+}
+
+const HELP = new Set(['--help', '-h', 'help']);
 
 /** Runs one `warden` command; returns the exit code (0 ok, 1 failure, 2 usage). */
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
   const out = (line: string) => process.stdout.write(line + '\n');
+  const warn = (line: string) => process.stderr.write(`warden: ${line}\n`);
   try {
+    if (command !== undefined && command !== 'user' && args.length === 1 && HELP.has(args[0] ?? '')) {
+      out(USAGE);
+      return 0;
+    }
     switch (command) {
       case 'start':
+        noArguments(command, args);
         await (await import('./supervisor.ts')).runSupervisor();
         return 0;
       case 'worker':
-        await (await import('../worker/main.ts')).runWorker();
-        return 0;
+        noArguments(command, args);
+        return await runRole('worker', async () => (await import('../worker/main.ts')).runWorker());
       case 'state':
-        await (await import('./state-main.ts')).runStateServer();
-        return 0;
+        noArguments(command, args);
+        return await runRole('state', async () => (await import('./state-main.ts')).runStateServer());
       case 'broker':
-        await (await import('./broker-main.ts')).runBroker();
-        return 0;
+        noArguments(command, args);
+        return await runRole('broker', async () => (await import('./broker-main.ts')).runBroker());
       case 'migrate':
-        return await withStore(async ({ store }) => {
+        noArguments(command, args);
+        return await withStore({ create: true, migrate: false }, async ({ store }) => {
           out(`applied ${await store.migrate()} migration(s)`);
           return 0;
-        }, false);
+        });
       case 'auth-key':
-        if (args[0] !== 'reset') {
-          process.stderr.write('usage: warden auth-key reset\n');
-          return 2;
-        }
-        return await withStore(async ({ store }) => {
+        if (args[0] !== 'reset') throw new UsageError('usage: warden auth-key reset');
+        noArguments('auth-key reset', args.slice(1));
+        return await withStore({ create: false, migrate: true }, async ({ store }) => {
           const had = await store.deleteMeta(AUTH_KEY_FINGERPRINT);
           out(
             had
@@ -82,20 +165,39 @@ export async function main(argv: string[]): Promise<number> {
           );
           return 0;
         });
-      case 'user':
-        if (args.length === 0 || args[0] === '--help') {
+      case 'user': {
+        if (args.includes('--help') || args.includes('-h') || args[0] === 'help') {
           out(USER_USAGE);
-          return args.length === 0 ? 2 : 0;
+          return 0;
         }
-        await withStore((ctx) => runUserCommand({ ...ctx, out, readStdin }, args));
+        const config = loadConfig();
+        const user = await parseUserCommand(args, { passwordMinLength: config.passwordMinLength, readStdin });
+        await withStore({ create: user.createsStore, migrate: true, config }, ({ store }) =>
+          user.run({
+            store,
+            hasher: new PasswordHasher({ cost: config.passwordHashCost }),
+            tokenTtl: config.tokenTtl,
+            out,
+            warn,
+          }),
+        );
+        return 0;
+      }
+      case '--version':
+      case '-v':
+      case 'version':
+        noArguments(command, args);
+        out(version());
         return 0;
       case '--help':
+      case '-h':
       case 'help':
         out(USAGE);
         return 0;
+      case undefined:
+        throw new UsageError(USAGE);
       default:
-        process.stderr.write(USAGE + '\n');
-        return 2;
+        throw new UsageError(`unknown command "${command}"\n${USAGE}`);
     }
   } catch (error) {
     if (error instanceof UsageError) {

@@ -3,12 +3,17 @@ import { startStateServer } from '../cluster/state-server.ts';
 import { createLogger } from '../log/logger.ts';
 import { notifyParent, onShutdown } from './process.ts';
 
-/** `warden state`: the cluster's state server. */
+/** `warden state`: the cluster's state server, on SCC_BIND_HOST:SCC_STATE_SERVER_PORT. */
 export async function runStateServer(): Promise<void> {
   const config = loadConfig();
   const log = createLogger({ role: 'state', level: config.logLevel });
-  const state = await startStateServer({ port: config.sccStateServerPort, authKey: config.sccAuthKey, log });
-  log.info('state server listening', { port: state.port });
+  const state = await startStateServer({
+    port: config.sccStateServerPort,
+    host: config.sccBindHost,
+    authKey: config.sccAuthKey,
+    log,
+  });
+  log.info('state server listening', { host: config.sccBindHost, port: state.port });
   notifyParent({ type: 'ready', role: 'state' });
   onShutdown(log, () => state.close());
 }

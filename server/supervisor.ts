@@ -8,6 +8,7 @@ import { PasswordHasher } from '../auth/passwords.ts';
 import { seedDemoUsers } from '../admin/demo-users.ts';
 import { createLogger, type Logger } from '../log/logger.ts';
 import { openStore } from '../store/index.ts';
+import { SUPERVISED_ENV } from './process.ts';
 import { RoleProcess, type RoleSpawner } from './role-process.ts';
 
 const WARDEN_BIN = fileURLToPath(new URL('../bin/warden.js', import.meta.url));
@@ -27,30 +28,42 @@ export async function runSupervisor(): Promise<void> {
   const demo = await prepareStore(config);
 
   const roles: RoleProcess[] = [];
+  const workers: RoleProcess[] = [];
+  const stop = stopper(log, roles, workers);
+  // A role that cannot start (a port in use) would fail the same way on every restart: say why
+  // once and stop, rather than restart it forever.
+  const options = {
+    onCannotStart: (message: string) =>
+      stop('cannot start', 1, () => process.stderr.write(`warden: ${message}\n`)),
+  };
   const stateEnv = { SCC_STATE_SERVER_PORT: String(config.sccStateServerPort) };
-  const state = new RoleProcess('state', spawnChild(['state'], stateEnv), log);
+  const state = new RoleProcess('state', spawnChild(['state'], stateEnv), log, options);
   roles.push(state);
   state.start();
+  process.once('SIGTERM', () => stop('SIGTERM', 0));
+  process.once('SIGINT', () => stop('SIGINT', 0));
   await state.ready;
+  const brokers: RoleProcess[] = [];
   for (let i = 0; i < config.brokers; i++) {
     const broker = new RoleProcess(
       'broker',
       spawnChild(['broker'], { SCC_BROKER_SERVER_PORT: String(config.sccBrokerServerPort + i) }),
       log,
+      options,
     );
     roles.push(broker);
+    brokers.push(broker);
     broker.start();
   }
   cluster.setupPrimary({ exec: WARDEN_BIN, args: ['worker'], silent: false });
-  const workers: RoleProcess[] = [];
   for (let i = 0; i < config.workers; i++) {
-    const worker = new RoleProcess('worker', spawnClusterWorker(), log);
+    const worker = new RoleProcess('worker', spawnClusterWorker(), log, options);
     workers.push(worker);
     roles.push(worker);
     worker.start();
   }
-  installShutdown(log, roles, workers);
-  await Promise.all(workers.map((worker) => worker.ready));
+  // The banner waits for the brokers too: one that cannot bind its port stops the start.
+  await Promise.all([...brokers, ...workers].map((role) => role.ready));
   printBanner(config, demo);
 }
 
@@ -71,13 +84,13 @@ async function prepareStore(config: Config): Promise<Array<{ username: string; p
 function spawnChild(args: string[], env: Record<string, string>): RoleSpawner {
   return () =>
     fork(WARDEN_BIN, args, {
-      env: { ...process.env, ...env },
+      env: { ...process.env, ...env, [SUPERVISED_ENV]: '1' },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
 }
 
 function spawnClusterWorker(): RoleSpawner {
-  return () => cluster.fork().process;
+  return () => cluster.fork({ [SUPERVISED_ENV]: '1' }).process;
 }
 
 function printBanner(config: Config, demo: Array<{ username: string; password: string }>): void {
@@ -94,18 +107,26 @@ function printBanner(config: Config, demo: Array<{ username: string; password: s
   process.stdout.write(lines.join('\n') + '\n\n');
 }
 
-function installShutdown(log: Logger, roles: RoleProcess[], workers: RoleProcess[]): void {
+/**
+ * Stops every role once (later calls are ignored) and exits with `code`: workers first (they
+ * drain their sockets), then brokers, then the state server.
+ */
+function stopper(
+  log: Logger,
+  roles: RoleProcess[],
+  workers: RoleProcess[],
+): (reason: string, code: number, first?: () => void) => void {
   let stopping = false;
-  const stop = async (signal: string) => {
+  return (reason, code, first) => {
     if (stopping) return;
     stopping = true;
-    log.info('stopping every role', { signal });
-    // Workers first (they drain their sockets), then brokers, then the state server.
-    await Promise.all(workers.map((worker) => worker.stop()));
-    const others = roles.filter((role) => !workers.includes(role)).reverse();
-    for (const role of others) await role.stop();
-    process.exit(0);
+    first?.();
+    log.info('stopping every role', { signal: reason });
+    void (async () => {
+      await Promise.all(workers.map((worker) => worker.stop()));
+      const others = roles.filter((role) => !workers.includes(role)).reverse();
+      for (const role of others) await role.stop();
+      process.exit(code);
+    })();
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
 }

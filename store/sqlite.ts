@@ -1,10 +1,20 @@
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fchmodSync,
+  openSync,
+  readSync,
+  statSync,
+  type Stats,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { WardenError } from '../errors/catalogue.ts';
 import { sqliteAttemptCounter } from './attempt-counters.ts';
+import { makePrivateDir, octal, PRIVATE_FILE_MODE, sharedMode } from './file-modes.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
@@ -55,41 +65,133 @@ function enableWal(db: Database.Database): void {
   }
 }
 
+export interface SqliteStoreOptions {
+  /**
+   * Create the file (and its missing directories, mode 0700) when there is none: true for the
+   * commands that set a store up (`migrate`, `start`, `user add`). Every other command fails on a
+   * missing file instead, so a typo in DATABASE_URL or a run from another directory never looks
+   * like an empty store. Default true.
+   */
+  readonly create?: boolean;
+}
+
+const SQLITE_HEADER = 'SQLite format 3\0';
+const SIDECARS = ['-wal', '-shm'] as const;
+
+function cannotOpen(path: string, reason: string, cause?: unknown): WardenError {
+  return new WardenError(
+    'StoreUnavailableError',
+    `DATABASE_URL: cannot open the SQLite database at ${path}: ${reason}`,
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+function statOrNull(path: string): Stats | null {
+  try {
+    return statSync(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+}
+
+function startsWithSqliteHeader(path: string): boolean {
+  const fd = openSync(path, 'r');
+  try {
+    const header = Buffer.alloc(SQLITE_HEADER.length);
+    readSync(fd, header, 0, header.length, 0);
+    return header.toString('latin1') === SQLITE_HEADER;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Makes sure a database file is there, mode 0600, before the driver opens it. SQLite creates a
+ * new file with 0644 (less the umask) and gives the -wal and -shm files the main file's mode
+ * (unixOpen's findCreateFileMode), so a main file created 0600 here keeps all three private.
+ *
+ * An existing database that others may read is refused rather than chmod-ed: its hashes may
+ * already have been copied, which the operator has to know, and a group-readable file may be a
+ * deliberate choice (a backup user) that Warden should not silently undo.
+ */
+function prepareFile(path: string, create: boolean): void {
+  const stat = statOrNull(path);
+  if (stat === null) {
+    if (!create)
+      throw cannotOpen(
+        path,
+        'there is no database file; run `warden migrate` to create one there, or set DATABASE_URL to the existing one',
+      );
+    makePrivateDir(dirname(path));
+    try {
+      // 'wx': when several processes (the workers of `warden start`) create it at once, one does.
+      const fd = openSync(path, 'wx', PRIVATE_FILE_MODE);
+      try {
+        fchmodSync(fd, PRIVATE_FILE_MODE);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    return;
+  }
+  if (!stat.isFile() || !sharedMode(stat.mode)) return;
+  // Empty: nothing was ever written to it (SQLite makes it a new database), so nothing leaked.
+  if (stat.size === 0) return chmodSync(path, PRIVATE_FILE_MODE);
+  // Not a database at all: the driver says so, which is the more useful message.
+  if (!startsWithSqliteHeader(path)) return;
+  const files = [path, ...SIDECARS.map((suffix) => path + suffix).filter((file) => existsSync(file))];
+  throw cannotOpen(
+    path,
+    `the file holds password hashes but its mode is ${octal(stat.mode)} (other users can access it); run \`chmod 600 ${files.join(' ')}\` and start again`,
+  );
+}
+
+/** A -wal or -shm left by an older version or another tool keeps its mode: make it 0600 too. */
+function restrictSidecars(path: string): void {
+  for (const suffix of SIDECARS) {
+    const stat = statOrNull(path + suffix);
+    if (stat !== null && stat.isFile() && sharedMode(stat.mode)) chmodSync(path + suffix, PRIVATE_FILE_MODE);
+  }
+}
+
 /**
  * Opens and configures the file. A path that cannot hold a database (a directory, a file that is
- * not SQLite, no permission) fails here with a message naming the path and DATABASE_URL, not a
- * driver stack trace.
+ * not SQLite, no permission, no file where one must exist) fails here with a message naming the
+ * path and DATABASE_URL, not a driver stack trace.
  */
-function openDatabase(path: string): Database.Database {
+function openDatabase(path: string, create: boolean): Database.Database {
+  const memory = path === ':memory:';
   let db: Database.Database | undefined;
   try {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-    db = new Database(path);
+    if (!memory) prepareFile(path, create);
+    // fileMustExist: prepareFile made it, so a file deleted since is an error, not a new store.
+    db = new Database(path, { fileMustExist: !memory });
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    if (path !== ':memory:') enableWal(db);
+    if (!memory) enableWal(db);
     db.pragma('foreign_keys = ON');
+    if (!memory) restrictSidecars(path);
     return db;
   } catch (error) {
     db?.close();
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new WardenError(
-      'StoreUnavailableError',
-      `DATABASE_URL: cannot open the SQLite database at ${path}: ${reason}`,
-      { cause: error },
-    );
+    if (error instanceof WardenError) throw error;
+    throw cannotOpen(path, error instanceof Error ? error.message : String(error), error);
   }
 }
 
 /**
  * The embedded SQLite store (better-sqlite3): the zero-set-up default on one host. WAL mode lets
  * the workers of `warden start` read while one writes; `busy_timeout` makes a writer wait for
- * another process's write instead of failing at once.
+ * another process's write instead of failing at once. The file and its -wal and -shm are mode
+ * 0600 and directories it creates 0700: the file holds password hashes.
  *
  * @example
- *   const store = openSqliteStore('./data/warden.db');
+ *   const store = openSqliteStore('/srv/warden/data/warden.db', { create: false });
  */
-export function openSqliteStore(path: string): Store {
-  const db = openDatabase(path);
+export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
+  const db = openDatabase(path, options.create ?? true);
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let statement = statements.get(sql);

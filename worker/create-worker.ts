@@ -134,7 +134,11 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     middlewareEmitFailures: false,
   });
   void (async () => {
-    for await (const { error } of agServer.listener('error')) log.warn('socket server error', { error });
+    for await (const { error } of agServer.listener('error')) {
+      // ws re-emits the HTTP server's listen error, which startWorker rejects with (reported once).
+      const { syscall } = error as { syscall?: string };
+      if (syscall !== 'listen' && syscall !== 'bind') log.warn('socket server error', { error });
+    }
   })();
 
   let accepting = true;

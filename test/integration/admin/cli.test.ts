@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { connectClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
@@ -29,9 +32,15 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     await db.drop();
   });
 
-  function warden_(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<Run> {
+  function warden_(
+    args: string[],
+    stdin?: string,
+    env: Record<string, string> = {},
+    cwd: string = process.cwd(),
+  ): Promise<Run> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [WARDEN, ...args], {
+        cwd,
         env: {
           ...process.env,
           ...testEnv(db.url),
@@ -76,11 +85,11 @@ describe('warden CLI (real processes, real MariaDB)', function () {
         '--role',
         'ops',
       ],
-      'pa55-word\n',
+      'pa55-word-long\n',
     );
     assert.equal(added.code, 0, added.stderr);
-    assert.equal(added.stdout.includes('pa55-word'), false);
-    assert.equal(await login('cli-dana', 'pa55-word'), 200);
+    assert.equal(added.stdout.includes('pa55-word-long'), false);
+    assert.equal(await login('cli-dana', 'pa55-word-long'), 200);
     const user = await warden.worker.store.findUserByUsername('cli-dana');
     assert.deepEqual(user?.publish, ['chat.*']);
     assert.equal(user?.tenant, 'acme');
@@ -185,16 +194,112 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     await warden_(['user', 'add', 'cli-dup', '--password', 'dup-password']);
     const dup = await warden_(['user', 'add', 'cli-dup', '--password', 'dup-password']);
     assert.equal(dup.code, 1);
-    assert.match(dup.stderr, /already exists/);
+    // The driver's text (UNIQUE constraint failed / Duplicate entry) is not the operator's business.
+    assert.equal(dup.stderr, 'warden: user "cli-dup" already exists\n');
     const badName = await warden_(['user', 'add', 'has.dot']);
     assert.equal(badName.code, 2);
     assert.match(badName.stderr, /username/);
     const badPattern = await warden_(['user', 'add', 'cli-pat', '--publish', 'a.>.b']);
     assert.equal(badPattern.code, 2);
-    const missing = await warden_(['user', 'remove', 'nobody-at-all']);
-    assert.notEqual(missing.code, 0);
-    const unknown = await warden_(['frobnicate']);
-    assert.equal(unknown.code, 2);
+  });
+
+  it('exits 1 when a user is not found, whichever command looks for it', async function () {
+    const commands = ['revoke', 'remove', 'disable'];
+    const runs = await Promise.all(commands.map((command) => warden_(['user', command, 'nobody-at-all'])));
+    for (const [i, run] of runs.entries()) {
+      assert.equal(run.code, 1, `user ${commands[i]}: ${run.stderr}`);
+      assert.equal(run.stderr, 'warden: no user named "nobody-at-all"\n', `user ${commands[i]}`);
+    }
+  });
+
+  it('exits 2 for a usage error: unknown commands, unknown options and stray arguments, in every command', async function () {
+    const usage: string[][] = [
+      ['user', 'list', '--bogus'],
+      ['user', 'revoke', 'cli-x', '--publish', 'a.b'],
+      ['migrate', 'extra'],
+      ['start', '--bogus'],
+      ['frobnicate'],
+      ['user', 'frobnicate'],
+    ];
+    const runs = await Promise.all(usage.map((args) => warden_(args)));
+    for (const [i, run] of runs.entries()) {
+      const what = `warden ${usage[i]?.join(' ')}: ${run.stderr}`;
+      assert.equal(run.code, 2, what);
+      assert.match(run.stderr, /^warden: /, what);
+    }
+    assert.match(runs[0]?.stderr ?? '', /unknown option "--bogus" for warden user list/);
+    assert.match(runs[1]?.stderr ?? '', /unknown option "--publish" for warden user revoke/);
+    assert.match(runs[2]?.stderr ?? '', /warden migrate takes no arguments/);
+    assert.match(runs[4]?.stderr ?? '', /^warden: unknown command "frobnicate"\nusage: warden/);
+    assert.match(runs[5]?.stderr ?? '', /unknown command "user frobnicate"/);
+  });
+
+  it('prints its version with --version', async function () {
+    const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version: string;
+    };
+    const run = await warden_(['--version']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, `${pkg.version}\n`);
+  });
+
+  it('refuses patterns that can never match, and warns about {tenant} for a user without a tenant', async function () {
+    const refused = [
+      ['--publish', '#warden.control'],
+      ['--invoke', '#handshake'],
+      ['--subscribe', 'user.{bogus}.>'],
+    ] as const;
+    const runs = await Promise.all(
+      refused.map(([flag, pattern]) =>
+        warden_(['user', 'add', 'cli-never', '--password', 'never-password', flag, pattern]),
+      ),
+    );
+    for (const [i, run] of runs.entries()) {
+      const [flag, pattern] = refused[i] ?? ['', ''];
+      assert.equal(run.code, 2, `${flag} ${pattern}: ${run.stderr}`);
+      assert.ok(run.stderr.startsWith(`warden: ${flag} "${pattern}" `), run.stderr);
+    }
+    assert.equal(await warden.worker.store.findUserByUsername('cli-never'), null);
+
+    const added = await warden_([
+      'user',
+      'add',
+      'cli-ivy',
+      '--password',
+      'ivy-password',
+      '--subscribe',
+      'tenant.{tenant}.>',
+    ]);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(
+      added.stderr,
+      /^warden: warning: user "cli-ivy" has no tenant, so its subscribe pattern "tenant\.\{tenant\}\.>" grants nothing/,
+    );
+    const given = await warden_(['user', 'set', 'cli-ivy', '--tenant', 'acme']);
+    assert.equal(given.code, 0, given.stderr);
+    assert.equal(given.stderr, '');
+    const cleared = await warden_(['user', 'set', 'cli-ivy', '--no-tenant']);
+    assert.equal(cleared.code, 0, cleared.stderr);
+    assert.match(cleared.stderr, /warning: user "cli-ivy" has no tenant/);
+  });
+
+  it('enforces PASSWORD_MIN_LENGTH for --password and --password-stdin in user add and user set', async function () {
+    const short = await warden_(['user', 'add', 'cli-jo', '--password', 'nine-char']);
+    assert.equal(short.code, 2);
+    assert.match(short.stderr, /at least 10 .*PASSWORD_MIN_LENGTH/);
+    const shortStdin = await warden_(['user', 'add', 'cli-jo', '--password-stdin'], 'nine-char\n');
+    assert.equal(shortStdin.code, 2);
+    assert.equal(await warden.worker.store.findUserByUsername('cli-jo'), null);
+    // Counted in characters, not bytes: ten of them, thirty bytes of UTF-8.
+    const added = await warden_(['user', 'add', 'cli-jo', '--password-stdin'], 'ääääääääää\n');
+    assert.equal(added.code, 0, added.stderr);
+    const shortSet = await warden_(['user', 'set', 'cli-jo', '--password', 'nine-char']);
+    assert.equal(shortSet.code, 2);
+    const lower = await warden_(['user', 'set', 'cli-jo', '--password', 'four'], undefined, {
+      PASSWORD_MIN_LENGTH: '4',
+    });
+    assert.equal(lower.code, 0, lower.stderr);
+    assert.equal(await login('cli-jo', 'four'), 200);
   });
 
   it('names the store and the reason when the store cannot be reached or opened', async function () {
@@ -208,6 +313,50 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     assert.equal(directory.code, 1);
     assert.match(directory.stderr, /^warden: DATABASE_URL: cannot open the SQLite database at /m);
     assert.doesNotMatch(directory.stderr, /\n\s+at /, 'no stack trace');
+  });
+
+  it('creates a SQLite store only in migrate and user add, with a 0700 directory and a 0600 file', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'warden-cli-'));
+    try {
+      const env = { DATABASE_URL: '' }; // unset: the default, ./data/warden.db in the working directory
+      const path = join(dir, 'data', 'warden.db');
+      // `user list` from a directory without a store: an error, not an empty list.
+      for (const args of [
+        ['user', 'list'],
+        ['user', 'revoke', 'cli-x'],
+        ['user', 'set', 'cli-x', '--role', 'r'],
+        ['auth-key', 'reset'],
+      ]) {
+        const run = await warden_(args, undefined, env, dir);
+        assert.equal(run.code, 1, `${args.join(' ')}: ${run.stderr}`);
+        assert.match(run.stderr, /^warden: DATABASE_URL: cannot open the SQLite database at /);
+        assert.ok(run.stderr.includes(path), run.stderr);
+        assert.match(run.stderr, /warden migrate/);
+        assert.equal(existsSync(join(dir, 'data')), false, `${args.join(' ')} created nothing`);
+      }
+      const nowhere = await warden_(['user', 'list'], undefined, {
+        DATABASE_URL: `sqlite:${dir}/no/such/dir/x.db`,
+      });
+      assert.equal(nowhere.code, 1);
+      assert.equal(existsSync(join(dir, 'no')), false, 'no directories made');
+
+      const migrated = await warden_(['migrate'], undefined, env, dir);
+      assert.equal(migrated.code, 0, migrated.stderr);
+      // AUTH_KEY is given, so no dev key made the directory first: the store did.
+      assert.equal((statSync(join(dir, 'data')).mode & 0o777).toString(8), '700');
+      assert.equal((statSync(path).mode & 0o777).toString(8), '600');
+      const listed = await warden_(['user', 'list'], undefined, env, dir);
+      assert.equal(listed.code, 0, listed.stderr);
+
+      const other = join(dir, 'other.db');
+      const added = await warden_(['user', 'add', 'cli-kim', '--password', 'kim-password'], undefined, {
+        DATABASE_URL: `sqlite:${other}`,
+      });
+      assert.equal(added.code, 0, added.stderr);
+      assert.equal((statSync(other).mode & 0o777).toString(8), '600');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('migrates idempotently', async function () {

@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openStore } from '../../../store/index.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { freePort, runWarden } from '../../helpers/processes.ts';
@@ -44,6 +48,29 @@ describe('warden start in production mode', function () {
       await store.close();
     } finally {
       await warden.stop();
+    }
+  });
+
+  it('keeps a new SQLite store private: its directory 0700, the database and its -wal and -shm 0600', async function () {
+    const dir = await mkdtemp(join(tmpdir(), 'warden-prod-'));
+    const data = join(dir, 'data');
+    const secrets = testSecrets();
+    // AUTH_KEY is given, so no development key creates DATA_DIR first: the store does.
+    const warden = await start({
+      AUTH_KEY: secrets.authKey,
+      SCC_AUTH_KEY: secrets.sccAuthKey,
+      DATA_DIR: data,
+      DATABASE_URL: `sqlite:${join(data, 'warden.db')}`,
+    });
+    try {
+      await warden.waitFor(/Warden is ready/, 60_000);
+      const mode = (path: string) => (statSync(path).mode & 0o777).toString(8);
+      assert.equal(mode(data), '700');
+      for (const file of ['warden.db', 'warden.db-wal', 'warden.db-shm'])
+        assert.equal(mode(join(data, file)), '600', file);
+    } finally {
+      await warden.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });

@@ -54,6 +54,16 @@ describe('cluster/state-server: the SCC state protocol', function () {
     return error;
   }
 
+  it('answers a plain HTTP request with an empty 404: nothing about the cluster without the key', async function () {
+    const member = broker(9301);
+    await member.invoke('sccBrokerJoinCluster', { instanceId: 'b0', instanceIp: '127.0.0.1' });
+    for (const path of ['/', '/socketcluster/', '/?authKey=wrong']) {
+      const response = await fetch(`http://127.0.0.1:${state.port}${path}`);
+      assert.equal(response.status, 404, path);
+      assert.equal(await response.text(), '', path);
+    }
+  });
+
   it('refuses a component without the right SCC_AUTH_KEY', async function () {
     const error = await refusal(broker(9001, 'not-the-key'));
     assert.equal(error.name, 'BadClusterAuthError');

@@ -2,7 +2,15 @@ import assert from 'node:assert/strict';
 import { connectClient, socketLogin, type TestClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { execFileSync } from 'node:child_process';
-import { childrenOf, freePort, isAlive, runWarden, type RunningProcess } from '../../helpers/processes.ts';
+import { connect, createServer, type Server } from 'node:net';
+import {
+  childrenOf,
+  freePort,
+  freePorts,
+  isAlive,
+  runWarden,
+  type RunningProcess,
+} from '../../helpers/processes.ts';
 import { testEnv, testSecrets, createStoredUser } from '../../helpers/warden.ts';
 
 /** `warden start` as a real process tree: state server, 2 brokers, 2 workers sharing one port. */
@@ -11,6 +19,8 @@ describe('warden start: the cluster on one host (real processes)', function () {
   let db: { url: string; drop(): Promise<void> };
   let warden: RunningProcess;
   let port: number;
+  let statePort: number;
+  let brokerPort: number;
   const clients: TestClient[] = [];
   let password = '';
   const username = 'cluster-user';
@@ -32,13 +42,15 @@ describe('warden start: the cluster on one host (real processes)', function () {
       invoke: ['whoami'],
     });
     port = await freePort();
+    statePort = await freePort();
+    brokerPort = await freePort();
     const secrets = testSecrets();
     warden = runWarden(['start'], {
       ...testEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }),
       WORKERS: '2',
       BROKERS: '2',
-      SCC_STATE_SERVER_PORT: String(await freePort()),
-      SCC_BROKER_SERVER_PORT: String(await freePort()),
+      SCC_STATE_SERVER_PORT: String(statePort),
+      SCC_BROKER_SERVER_PORT: String(brokerPort),
       AUTH_KEY: secrets.authKey,
       SCC_AUTH_KEY: secrets.sccAuthKey,
       LOG_LEVEL: 'info',
@@ -93,6 +105,22 @@ describe('warden start: the cluster on one host (real processes)', function () {
     assert.equal(pidsOf('state').length, 1);
     assert.equal(pidsOf('broker').length, 2);
     assert.equal(pidsOf('worker').length, 2);
+  });
+
+  it('listens for the state server and brokers on HOST only, and tells plain HTTP nothing', async function () {
+    // Linux routes all of 127.0.0.0/8 to the loopback: a server bound to every interface would
+    // accept 127.0.0.2 too; one bound to HOST=127.0.0.1 does not.
+    for (const [what, rolePort] of [
+      ['state server', statePort],
+      ['broker', brokerPort],
+      ['second broker', brokerPort + 1],
+    ] as const) {
+      assert.equal(await tcpConnects('127.0.0.1', rolePort), true, `${what} on 127.0.0.1`);
+      assert.equal(await tcpConnects('127.0.0.2', rolePort), false, `${what} on 127.0.0.2`);
+    }
+    const response = await fetch(`http://127.0.0.1:${statePort}/`);
+    assert.equal(response.status, 404);
+    assert.equal(await response.text(), '');
   });
 
   it('delivers a publish to subscribers on every worker', async function () {
@@ -236,6 +264,18 @@ describe('warden start: the cluster on one host (real processes)', function () {
   });
 });
 
+/** Whether a TCP connection to host:port is accepted. */
+function tcpConnects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 function describePid(pid: number): string {
   try {
     return execFileSync('ps', ['-o', 'pid=,ppid=,stat=,args=', '-p', String(pid)], { encoding: 'utf8' });
@@ -243,3 +283,118 @@ function describePid(pid: number): string {
     return '(gone)';
   }
 }
+
+/** `warden start` when it cannot start, and when its supervisor is killed outright. */
+describe('warden start: ports in use, a killed supervisor (real processes)', function () {
+  this.timeout(120_000);
+  let db: { url: string; drop(): Promise<void> };
+  const secrets = testSecrets();
+
+  before(async function () {
+    db = await createTestDatabase();
+  });
+  after(async function () {
+    await db?.drop();
+  });
+
+  interface Ports {
+    PORT: number;
+    SCC_STATE_SERVER_PORT: number;
+    SCC_BROKER_SERVER_PORT: number;
+  }
+
+  async function ports(): Promise<Ports> {
+    const [port, state, broker] = await freePorts(3);
+    return { PORT: port ?? 0, SCC_STATE_SERVER_PORT: state ?? 0, SCC_BROKER_SERVER_PORT: broker ?? 0 };
+  }
+
+  function run(args: string[], given: Ports): RunningProcess {
+    return runWarden(args, {
+      ...testEnv(db.url, { PORT: String(given.PORT), HOST: '127.0.0.1' }),
+      WORKERS: '2',
+      BROKERS: '1',
+      SCC_STATE_SERVER_PORT: String(given.SCC_STATE_SERVER_PORT),
+      SCC_BROKER_SERVER_PORT: String(given.SCC_BROKER_SERVER_PORT),
+      AUTH_KEY: secrets.authKey,
+      SCC_AUTH_KEY: secrets.sccAuthKey,
+      LOG_LEVEL: 'info',
+    });
+  }
+
+  /** Holds 127.0.0.1:port, as another program would. */
+  async function occupy(port: number): Promise<Server> {
+    const server = createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    return server;
+  }
+
+  /** The process's exit, or a failure (and a SIGTERM to it) when it runs past `ms`. */
+  async function exitWithin(warden: RunningProcess, ms: number) {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`still running after ${ms} ms:\n${warden.output()}`)), ms);
+    });
+    try {
+      return await Promise.race([warden.exited(), late]);
+    } finally {
+      clearTimeout(timer);
+      await warden.stop();
+    }
+  }
+
+  const cases: Array<[command: string, variable: keyof Ports]> = [
+    ['start', 'PORT'],
+    ['start', 'SCC_STATE_SERVER_PORT'],
+    ['start', 'SCC_BROKER_SERVER_PORT'],
+    ['broker', 'SCC_BROKER_SERVER_PORT'],
+  ];
+  for (const [command, variable] of cases) {
+    it(`warden ${command} with ${variable} in use exits 1 with one line naming it, instead of restarting`, async function () {
+      const given = await ports();
+      const blocker = await occupy(given[variable]);
+      try {
+        const warden = run([command], given);
+        const { code } = await exitWithin(warden, 60_000);
+        const output = warden.output();
+        assert.equal(code, 1, output);
+        assert.deepEqual(
+          output.split('\n').filter((line) => line.includes('in use')),
+          [`warden: ${variable} ${given[variable]} is in use on 127.0.0.1; set ${variable} to a free port`],
+          output,
+        );
+        assert.doesNotMatch(output, /\n\s+at /, 'no stack trace');
+        assert.doesNotMatch(output, /restarting/);
+      } finally {
+        blocker.close();
+      }
+    });
+  }
+
+  it('SIGKILL of the supervisor ends every role, and a new warden start on the same ports comes up', async function () {
+    const given = await ports();
+    const first = run(['start'], given);
+    await first.waitFor(/Warden is ready/, 60_000);
+    const roles = childrenOf(first.child.pid as number).filter((c) => c.args.includes('warden.js'));
+    assert.equal(roles.length, 4, 'state server, broker, two workers');
+    first.child.kill('SIGKILL');
+    await first.exited();
+    // They are not this process's children: there is no exit event to await, so poll (bounded).
+    const deadline = Date.now() + 20_000;
+    while (roles.some((role) => isAlive(role.pid))) {
+      if (Date.now() > deadline)
+        assert.fail(
+          `roles outlived their supervisor:\n${roles.map((role) => describePid(role.pid)).join('')}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const second = run(['start'], given);
+    try {
+      await second.waitFor(/Warden is ready/, 60_000);
+    } finally {
+      await second.stop();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { runUserCommand } from '../../../admin/user-commands.ts';
+import { parseUserCommand } from '../../../admin/user-commands.ts';
 import { PasswordHasher } from '../../../auth/passwords.ts';
 import { openStore } from '../../../store/index.ts';
 import { connectClient, type TestClient } from '../../helpers/clients.ts';
@@ -43,16 +43,17 @@ describe('disabling a user while their logins are in flight', function () {
     await Promise.race(socketLogins);
     const cli = openStore(warden.databaseUrl);
     try {
-      await runUserCommand(
-        {
-          store: cli,
-          hasher: new PasswordHasher({ cost: TEST_HASH_COST }),
-          tokenTtl: warden.config.tokenTtl,
-          out: () => {},
-          readStdin: async () => '',
-        },
-        ['disable', user.username],
-      );
+      const command = await parseUserCommand(['disable', user.username], {
+        passwordMinLength: 10,
+        readStdin: async () => '',
+      });
+      await command.run({
+        store: cli,
+        hasher: new PasswordHasher({ cost: TEST_HASH_COST }),
+        tokenTtl: warden.config.tokenTtl,
+        out: () => {},
+        warn: () => {},
+      });
     } finally {
       await cli.close();
     }

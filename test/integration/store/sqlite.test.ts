@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,8 @@ import { WardenError } from '../../../errors/catalogue.ts';
 import { openStore } from '../../../store/index.ts';
 import { MIGRATIONS } from '../../../store/migrations.ts';
 import { describeStoreContract, type OpenedStore } from './store-contract.ts';
+
+const modeOf = (path: string) => statSync(path).mode & 0o777;
 
 const STORE_MODULE = new URL('../../../store/index.ts', import.meta.url).href;
 
@@ -125,11 +127,85 @@ describe('SQLite store', function () {
     }
   });
 
+  it('creates the file, its -wal and -shm 0600 and new directories 0700, whatever the umask', async function () {
+    const nested = join(temp.dir, 'data', 'nested', 'warden.db');
+    const umask = process.umask(0);
+    const store = (() => {
+      try {
+        return openStore(`sqlite:${nested}`);
+      } finally {
+        process.umask(umask);
+      }
+    })();
+    try {
+      await store.migrate();
+      await store.appendEvent({ kind: 'token', subject: 'jti', value: 0, expiresAt: 2e9 });
+      assert.equal(modeOf(join(temp.dir, 'data')).toString(8), '700');
+      assert.equal(modeOf(join(temp.dir, 'data', 'nested')).toString(8), '700');
+      for (const path of [nested, `${nested}-wal`, `${nested}-shm`])
+        assert.equal(modeOf(path).toString(8), '600', path);
+    } finally {
+      await store.close();
+    }
+    assert.equal(modeOf(temp.dir).toString(8), '700', 'an existing directory keeps its mode (mkdtemp: 0700)');
+  });
+
+  it('refuses an existing database that other users can read, naming DATABASE_URL, the path and the fix', async function () {
+    const first = openStore(`sqlite:${file}`);
+    await first.migrate();
+    await first.close();
+    chmodSync(file, 0o644);
+    assert.throws(
+      () => openStore(`sqlite:${file}`),
+      (error: unknown) =>
+        error instanceof WardenError &&
+        error.name === 'StoreUnavailableError' &&
+        error.message.includes('DATABASE_URL') &&
+        error.message.includes('0644') &&
+        error.message.includes(`chmod 600 ${file}`),
+    );
+    assert.equal(modeOf(file).toString(8), '644', 'left for the operator to fix');
+    chmodSync(file, 0o600);
+    await openStore(`sqlite:${file}`).close();
+  });
+
+  it('makes a -wal left readable by another tool 0600', async function () {
+    const first = openStore(`sqlite:${file}`);
+    await first.migrate();
+    await first.close();
+    // Another connection keeps a non-empty -wal around (SQLite itself re-modes only empty ones).
+    const other = new Database(file);
+    try {
+      other.exec("INSERT INTO cluster_meta (name, value) VALUES ('x', 'y')");
+      chmodSync(`${file}-wal`, 0o644);
+      const store = openStore(`sqlite:${file}`);
+      await store.close();
+      assert.equal(modeOf(`${file}-wal`).toString(8), '600');
+    } finally {
+      other.close();
+    }
+  });
+
+  it('with { create: false }, refuses a missing file and creates neither it nor its directory', function () {
+    const missing = join(temp.dir, 'elsewhere', 'warden.db');
+    assert.throws(
+      () => openStore(`sqlite:${missing}`, { create: false }),
+      (error: unknown) =>
+        error instanceof WardenError &&
+        error.name === 'StoreUnavailableError' &&
+        error.message.includes('DATABASE_URL') &&
+        error.message.includes(missing) &&
+        error.message.includes('warden migrate'),
+    );
+    assert.equal(existsSync(join(temp.dir, 'elsewhere')), false);
+  });
+
   it('rolls a migration that fails half-way back completely, and applies it on the next run', async function () {
     // A view where a table belongs: CREATE TABLE IF NOT EXISTS skips it, CREATE INDEX then fails,
     // after `users` was already created in the same migration.
     const sabotage = new Database(file);
     sabotage.exec('CREATE VIEW cluster_events AS SELECT 1 AS expires_at');
+    chmodSync(file, 0o600);
     const store = openStore(`sqlite:${file}`);
     try {
       await assert.rejects(store.migrate(), { name: 'StoreUnavailableError' });
