@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
- * latest.{json,md}). Options: --only renewal|revocation, --sockets N, --waves N, --rounds N,
- * --cli-rounds N, --workers N, --brokers N.
+ * latest.{json,md}). Options: --only renewal|revocation|storm, --sockets N, --waves N, --rounds N,
+ * --cli-rounds N, --workers N, --brokers N, --storm-sockets N, --storm-rounds N.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { loadAverage, machineInfo, openFileLimit } from './lib/machine.ts';
 import { renderMarkdown, type BenchReport } from './report.ts';
 import { RENEWAL_DEFAULTS, runRenewalStall } from './renewal/stall.ts';
 import { REVOCATION_DEFAULTS, runRevocationPropagation } from './revocation/propagation.ts';
+import { STORM_DEFAULTS, runReconnectStorm } from './reconnect-storm/storm.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     'cli-rounds': { type: 'string' },
     workers: { type: 'string' },
     brokers: { type: 'string' },
+    'storm-sockets': { type: 'string' },
+    'storm-rounds': { type: 'string' },
   },
 });
 
@@ -38,8 +41,8 @@ function count(name: string, raw: string | undefined, fallback: number): number 
 }
 
 const only = values.only;
-if (only !== undefined && only !== 'renewal' && only !== 'revocation') {
-  throw new Error('--only must be "renewal" or "revocation"');
+if (only !== undefined && only !== 'renewal' && only !== 'revocation' && only !== 'storm') {
+  throw new Error('--only must be "renewal", "revocation" or "storm"');
 }
 const renewalOptions = {
   ...RENEWAL_DEFAULTS,
@@ -52,6 +55,12 @@ const revocationOptions = {
   cliRounds: count('cli-rounds', values['cli-rounds'], REVOCATION_DEFAULTS.cliRounds),
   workers: count('workers', values.workers, REVOCATION_DEFAULTS.workers),
   brokers: count('brokers', values.brokers, REVOCATION_DEFAULTS.brokers),
+};
+
+const stormOptions = {
+  ...STORM_DEFAULTS,
+  sockets: count('storm-sockets', values['storm-sockets'], STORM_DEFAULTS.sockets),
+  rounds: count('storm-rounds', values['storm-rounds'], STORM_DEFAULTS.rounds),
 };
 
 /**
@@ -80,13 +89,13 @@ const message = (error: unknown) => (error instanceof Error ? (error.stack ?? er
 const log = (section: string) => (line: string) => console.log(`[bench ${section}] ${line}`);
 
 async function main(): Promise<number> {
-  if (only !== 'revocation') ensureFileLimit(renewalOptions.sockets + FD_MARGIN);
+  if (only === undefined || only === 'renewal') ensureFileLimit(renewalOptions.sockets + FD_MARGIN);
   const started = Date.now();
   const machine = machineInfo();
   let failed = false;
 
   let renewal: BenchReport['renewal'] = null;
-  if (only !== 'revocation') {
+  if (only === undefined || only === 'renewal') {
     try {
       renewal = await runRenewalStall(renewalOptions, log('renewal'));
     } catch (error) {
@@ -97,13 +106,24 @@ async function main(): Promise<number> {
   }
 
   let revocation: BenchReport['revocation'] = null;
-  if (only !== 'renewal') {
+  if (only === undefined || only === 'revocation') {
     try {
       revocation = await runRevocationPropagation(revocationOptions, log('revocation'));
     } catch (error) {
       failed = true;
       revocation = { error: message(error) };
       log('revocation')(`failed: ${message(error)}`);
+    }
+  }
+
+  let storm: BenchReport['storm'] = null;
+  if (only === undefined || only === 'storm') {
+    try {
+      storm = await runReconnectStorm(stormOptions, log('storm'));
+    } catch (error) {
+      failed = true;
+      storm = { error: message(error) };
+      log('storm')(`failed: ${message(error)}`);
     }
   }
 
@@ -114,6 +134,7 @@ async function main(): Promise<number> {
     loadAverageAtEnd: loadAverage(),
     renewal,
     revocation,
+    storm,
   };
   const markdown = renderMarkdown(report);
   const json = JSON.stringify(report, null, 2) + '\n';
