@@ -26,7 +26,8 @@ let failedAttempts = 0;
 let reportedBack = false;
 let backAt: number[] = [];
 let closeCodes: Record<string, number> = {};
-let roundTrips: RoundTrip[] = [];
+/** `moved` is read at report time: a trip that failed because its socket closed counts as moved. */
+let roundTrips: Array<Omit<RoundTrip, 'moved'> & { readonly entry: Tracked }> = [];
 
 function send(message: FromStormClients): void {
   process.send?.(message);
@@ -77,7 +78,7 @@ function probe(entry: Tracked, intervalMs: number): void {
         } catch {
           failed = true;
         }
-        roundTrips.push({ at, ms: wallMs() - at, moved: entry.moved, failed });
+        roundTrips.push({ at, ms: wallMs() - at, failed, entry });
       }
       tick();
     }, intervalMs);
@@ -153,7 +154,14 @@ process.on('message', (message: ToStormClients) => {
       armed = true;
       send({ type: 'armed' });
     } else if (message.type === 'report') {
-      send({ type: 'report', closed, backAt, failedAttempts, closeCodes, roundTrips });
+      send({
+        type: 'report',
+        closed,
+        backAt,
+        failedAttempts,
+        closeCodes,
+        roundTrips: roundTrips.map(({ at, ms, failed, entry }) => ({ at, ms, failed, moved: entry.moved })),
+      });
     } else if (message.type === 'reset') {
       reset();
       send({ type: 'reset' });
