@@ -1,6 +1,7 @@
 import type { MachineInfo } from './lib/machine.ts';
 import type { LoopDelay, Summary } from './lib/stats.ts';
 import { LEAD_MS, type RenewalStallResult } from './renewal/stall.ts';
+import type { StormResult } from './reconnect-storm/storm.ts';
 import type { RevocationResult } from './revocation/propagation.ts';
 import type { LoginFloodResult } from './login-flood/flood.ts';
 
@@ -14,6 +15,7 @@ export interface BenchReport {
   readonly renewal: RenewalStallResult | { readonly error: string } | null;
   readonly revocation: RevocationResult | { readonly error: string } | null;
   readonly loginFlood?: LoginFloodResult | { readonly error: string } | null;
+  readonly storm: StormResult | { readonly error: string } | null;
 }
 
 const cell = (value: number | null | undefined): string =>
@@ -56,7 +58,7 @@ function logLines(title: string, counts: Readonly<Record<string, number>>): stri
 }
 
 function loginFloodSection(result: BenchReport['loginFlood']): string[] {
-  const lines = ['## Login flood', ''];
+  const lines = ['## 4. Login flood', ''];
   if (result === null || result === undefined) return [...lines, 'Not run.'];
   if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
   const { options } = result;
@@ -198,6 +200,69 @@ function revocationSection(result: BenchReport['revocation']): string[] {
   return lines;
 }
 
+function stormSection(result: BenchReport['storm']): string[] {
+  const lines = ['## 3. Reconnect storm after a worker is killed', ''];
+  if (result === null) return [...lines, 'Not run.'];
+  if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
+  const { options, reconnect } = result;
+  const header = ['ms', 'min', 'p50', 'p90', 'p99', 'max', 'n'];
+  lines.push(
+    `\`warden start\` with WORKERS=${options.workers}, BROKERS=1; ${options.sockets} sockets in ` +
+      `${options.clientProcesses} client processes plus ${options.probes} probe sockets in another, each probe ` +
+      `invoking \`whoami\` every ${options.probeIntervalMs} ms. Clients reconnect with the browser client's back-off ` +
+      `(initialDelay ${reconnect.initialDelay} ms, randomness ${reconnect.randomness} ms, multiplier ` +
+      `${reconnect.multiplier}, maxDelay ${reconnect.maxDelay} ms). Each round kills (SIGKILL) the worker holding ` +
+      `the most sockets; round trips are those of probe sockets that kept their connection, ` +
+      `${options.baselineMs / 1000} s before the kill and from the kill until every client was back.`,
+    '',
+    ...table(
+      [
+        'round',
+        'on killed worker',
+        'closed',
+        'all back ms',
+        'back p50 ms',
+        'round trip p50/p99 before',
+        'during storm',
+        'failed trips',
+        'close codes',
+      ],
+      result.rounds.map((round, i) => [
+        String(i + 1),
+        cell(round.onKilledWorker),
+        cell(round.closed),
+        cell(round.allBackMs),
+        cell(round.back?.p50),
+        `${cell(round.baseline?.p50)} / ${cell(round.baseline?.p99)}`,
+        `${cell(round.duringStorm?.p50)} / ${cell(round.duringStorm?.p99)}`,
+        cell(round.failedRoundTrips),
+        Object.entries(round.closeCodes)
+          .map(([code, n]) => `${code}: ${n}`)
+          .join(', '),
+      ]),
+    ),
+    '',
+    ...table(header, [
+      ...result.rounds.map((round, i) => summaryRow(`round ${i + 1}: kill -> each client back`, round.back)),
+      ...result.rounds.map((round, i) =>
+        summaryRow(`round ${i + 1}: round trips during the storm`, round.duringStorm),
+      ),
+    ]),
+    '',
+    `Broker killed (SIGKILL) ${result.brokerRestarts.length} times; the supervisor restarts it: ` +
+      result.brokerRestarts
+        .map(
+          (restart) =>
+            `back in the first worker's list after ${cell(restart.firstWorkerMs)} ms, every worker's after ${cell(restart.everyWorkerMs)} ms`,
+        )
+        .join('; ') +
+      '.',
+    '',
+    ...logLines('Cluster warnings/errors', result.clusterLog),
+  );
+  return lines;
+}
+
 /** The short markdown summary of a run. */
 export function renderMarkdown(report: BenchReport): string {
   const { machine } = report;
@@ -214,6 +279,8 @@ export function renderMarkdown(report: BenchReport): string {
     ...renewalSection(report.renewal),
     '',
     ...revocationSection(report.revocation),
+    '',
+    ...stormSection(report.storm),
     '',
     ...loginFloodSection(report.loginFlood),
     '',

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
- * latest.{json,md}). Options: --only renewal|revocation|login-flood, --sockets N, --waves N, --rounds N,
- * --cli-rounds N, --workers N, --brokers N.
+ * latest.{json,md}). Options: --only renewal|revocation|login-flood|storm, --sockets N, --waves N,
+ * --rounds N, --cli-rounds N, --workers N, --brokers N, --storm-sockets N, --storm-rounds N.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { renderMarkdown, type BenchReport } from './report.ts';
 import { RENEWAL_DEFAULTS, runRenewalStall } from './renewal/stall.ts';
 import { REVOCATION_DEFAULTS, runRevocationPropagation } from './revocation/propagation.ts';
 import { LOGIN_FLOOD_DEFAULTS, runLoginFlood } from './login-flood/flood.ts';
+import { STORM_DEFAULTS, runReconnectStorm } from './reconnect-storm/storm.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     'cli-rounds': { type: 'string' },
     workers: { type: 'string' },
     brokers: { type: 'string' },
+    'storm-sockets': { type: 'string' },
+    'storm-rounds': { type: 'string' },
   },
 });
 
@@ -38,7 +41,7 @@ function count(name: string, raw: string | undefined, fallback: number): number 
   return value;
 }
 
-const SCENARIOS = ['renewal', 'revocation', 'login-flood'] as const;
+const SCENARIOS = ['renewal', 'revocation', 'login-flood', 'storm'] as const;
 const only = values.only;
 if (only !== undefined && !(SCENARIOS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${SCENARIOS.join(', ')}`);
@@ -55,6 +58,12 @@ const revocationOptions = {
   cliRounds: count('cli-rounds', values['cli-rounds'], REVOCATION_DEFAULTS.cliRounds),
   workers: count('workers', values.workers, REVOCATION_DEFAULTS.workers),
   brokers: count('brokers', values.brokers, REVOCATION_DEFAULTS.brokers),
+};
+
+const stormOptions = {
+  ...STORM_DEFAULTS,
+  sockets: count('storm-sockets', values['storm-sockets'], STORM_DEFAULTS.sockets),
+  rounds: count('storm-rounds', values['storm-rounds'], STORM_DEFAULTS.rounds),
 };
 
 /**
@@ -121,6 +130,17 @@ async function main(): Promise<number> {
     }
   }
 
+  let storm: BenchReport['storm'] = null;
+  if (runs('storm')) {
+    try {
+      storm = await runReconnectStorm(stormOptions, log('storm'));
+    } catch (error) {
+      failed = true;
+      storm = { error: message(error) };
+      log('storm')(`failed: ${message(error)}`);
+    }
+  }
+
   const report: BenchReport = {
     machine,
     gitCommit: gitCommit(),
@@ -129,6 +149,7 @@ async function main(): Promise<number> {
     renewal,
     revocation,
     loginFlood,
+    storm,
   };
   const markdown = renderMarkdown(report);
   const json = JSON.stringify(report, null, 2) + '\n';

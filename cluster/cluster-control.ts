@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Revocation, RevocationList } from '../auth/revocations.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClusterEvent, Store } from '../store/types.ts';
@@ -10,6 +11,21 @@ const isReplacement = (revocation: Revocation) => revocation.kind === 'token' &&
 /** Replacements are written at most this long after the renewal, ms, in batches of WRITE_BATCH. */
 const WRITE_DELAY_MS = 50;
 const WRITE_BATCH = 200;
+
+/**
+ * How long a revocation waits for its store write before it is sent to the other workers as not
+ * yet written, ms. A MariaDB write takes 1-3 ms here; a store that stopped answering would
+ * otherwise hold the message back for the whole statement timeout (10 s), and the token would
+ * stay valid on the other workers meanwhile.
+ */
+export const WRITE_WAIT_MS = 250;
+
+/**
+ * How long a revocation that is not in the store waits for another worker to confirm that it holds
+ * it too, ms. The bus round trip is a few ms; a lone worker (or one cut off from the brokers) gets
+ * no confirmation and answers after this wait.
+ */
+export const PEER_CONFIRM_WAIT_MS = 1000;
 
 /** How often each worker purges expired revocations, ms. */
 export const PURGE_INTERVAL_MS = 60_000;
@@ -26,18 +42,36 @@ export interface ClusterControlOptions {
   readonly now?: () => number;
 }
 
+interface Held {
+  readonly revocation: Revocation;
+  /** Held on behalf of another worker (it arrived on the bus, not yet written). */
+  readonly forPeer: boolean;
+}
+
+const keyOf = (r: { kind: string; subject: string; value: number; expiresAt: number }) =>
+  `${r.kind}\u0000${r.subject}\u0000${r.value}\u0000${r.expiresAt}`;
+
 /**
  * The one place where revocations and user changes enter a worker and leave it for the cluster.
  * A revocation is applied here, written to the store (durable, seen by workers that start later)
  * and sent on the control bus (fast path, ~ms); the store's event feed is the slow, reliable path
  * (one poll interval). Applying is idempotent, so duplicates are harmless.
  *
+ * During a store outage a revocation is sent as not yet written: every worker that receives it
+ * holds it and writes it when the store answers, so an acknowledged logout survives the loss of
+ * any one worker. Several workers may then write the same revocation: the rows are identical,
+ * applying them is idempotent, and the purge removes them together (same `expiresAt`), so the
+ * duplicates cost only a few rows. A worker that reads a held revocation in the store's log first
+ * no longer writes it.
+ *
  * @example
  *   await control.revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp });
  */
 export class ClusterControl {
   private readonly now: () => number;
-  private readonly pending: Revocation[] = [];
+  /** Applied here, not yet written; by revocation, oldest first. */
+  private readonly pending = new Map<string, Held>();
+  private readonly confirmations = new Map<string, () => void>();
   private writing: Promise<void> | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
 
@@ -46,14 +80,15 @@ export class ClusterControl {
   }
 
   /**
-   * Revokes cluster-wide: applied here at once, written to the store (durable, seen by workers
-   * that start later) and, unless it is a renewal's replacement, sent on the control bus. If the
-   * store is down, the revocation still holds on the live cluster and stays pending until the
-   * store answers again, so a logout during an outage is not lost when it comes back.
+   * Revokes cluster-wide: applied here at once, written to the store and, unless it is a renewal's
+   * replacement, sent on the control bus. If the store does not answer within WRITE_WAIT_MS, the
+   * message says so: every other worker then holds the revocation too and confirms it, and this
+   * call resolves once one has (at most PEER_CONFIRM_WAIT_MS). Every holder writes it when the
+   * store answers again. Never rejects: the revocation holds on the live cluster either way.
    */
   async revoke(revocation: Revocation): Promise<void> {
     this.apply(revocation);
-    this.pending.push(revocation);
+    this.hold(revocation, false);
     if (isReplacement(revocation)) {
       // A token replaced by a renewal stays valid for TOKEN_REUSE_GRACE (10 s) anyway: other
       // workers read it from the store's log (one poll, 250 ms), and a wave of renewals costs one
@@ -61,26 +96,34 @@ export class ClusterControl {
       this.scheduleWrite();
       return;
     }
-    try {
-      await this.flushPending();
-    } catch (error) {
-      this.options.log.warn('store down: revocation applied on the live cluster, written later', {
-        error,
-        pending: this.pending.length,
-      });
+    if (await this.writtenWithin(revocation, WRITE_WAIT_MS)) {
+      this.options.bus.publish({ type: 'revoke', revocation, durable: true });
+      return;
     }
-    this.options.bus.publish({ type: 'revoke', revocation });
+    const id = randomBytes(12).toString('base64url');
+    const confirmed = this.confirmation(id, PEER_CONFIRM_WAIT_MS);
+    this.options.bus.publish({ type: 'revoke', revocation, durable: false, id });
+    // Not confirmed, and not written meanwhile (a slow store rather than a down one): only this
+    // worker holds it, until the store answers.
+    if (!(await confirmed) && this.pending.has(keyOf(revocation)))
+      this.options.log.warn(
+        'store down and no other worker confirmed the revocation: only this worker holds it',
+        {
+          kind: revocation.kind,
+          pending: this.pending.size,
+        },
+      );
   }
 
-  /** Revocations applied here but not yet written to the store. */
+  /** Revocations applied here but not yet written to the store (this worker's and peers'). */
   get pendingCount(): number {
-    return this.pending.length;
+    return this.pending.size;
   }
 
   /** Writes every pending revocation, oldest first; throws if the store is down. */
   async flushPending(): Promise<void> {
     // One writer at a time; loop because revocations may arrive while a write is in flight.
-    while (this.pending.length > 0) {
+    while (this.pending.size > 0) {
       this.writing ??= this.writePending().finally(() => (this.writing = null));
       await this.writing;
     }
@@ -90,32 +133,79 @@ export class ClusterControl {
   async stop(): Promise<void> {
     if (this.batchTimer !== null) clearTimeout(this.batchTimer);
     this.batchTimer = null;
+    for (const confirm of this.confirmations.values()) confirm();
     await this.flushPending().catch((error: unknown) =>
       this.options.log.warn('revocations left unwritten at shutdown', {
         error,
-        pending: this.pending.length,
+        pending: this.pending.size,
       }),
     );
   }
 
+  private hold(revocation: Revocation, forPeer: boolean): void {
+    const key = keyOf(revocation);
+    if (!this.pending.has(key)) this.pending.set(key, { revocation, forPeer });
+  }
+
+  /** True once `revocation` is written, if that happens within `ms`; false on failure or timeout. */
+  private async writtenWithin(revocation: Revocation, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const attempt = this.flushPending().then(
+      () => true,
+      (error: unknown) => {
+        this.options.log.warn('store down: revocation applied on the live cluster, written later', {
+          error,
+          pending: this.pending.size,
+        });
+        return false;
+      },
+    );
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const done = await Promise.race([attempt, timeout]);
+    clearTimeout(timer);
+    return done && !this.pending.has(keyOf(revocation));
+  }
+
+  /** Resolves true when another worker confirms message `id`, false after `ms`. */
+  private confirmation(id: string, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.confirmations.delete(id);
+        resolve(false);
+      }, ms);
+      this.confirmations.set(id, () => {
+        clearTimeout(timer);
+        this.confirmations.delete(id);
+        resolve(true);
+      });
+    });
+  }
+
   private async writePending(): Promise<void> {
-    while (this.pending.length > 0) {
-      const batch = this.pending.slice(0, WRITE_BATCH);
-      await this.options.store.appendEvents(batch);
-      this.pending.splice(0, batch.length);
+    while (this.pending.size > 0) {
+      const batch = [...this.pending.entries()].slice(0, WRITE_BATCH);
+      await this.options.store.appendEvents(batch.map(([, held]) => held.revocation));
+      let forPeers = 0;
+      // By identity: the log may have removed an entry, or a new one taken its key, meanwhile.
+      for (const [key, held] of batch) {
+        if (this.pending.get(key) === held) this.pending.delete(key);
+        if (held.forPeer) forPeers++;
+      }
+      if (forPeers > 0)
+        this.options.log.info('wrote revocations held for other workers', { count: forPeers });
     }
   }
 
   private scheduleWrite(): void {
-    if (this.batchTimer !== null && this.pending.length < WRITE_BATCH) return;
+    if (this.batchTimer !== null && this.pending.size < WRITE_BATCH) return;
     if (this.batchTimer !== null) clearTimeout(this.batchTimer);
-    const delay = this.pending.length >= WRITE_BATCH ? 0 : WRITE_DELAY_MS;
+    const delay = this.pending.size >= WRITE_BATCH ? 0 : WRITE_DELAY_MS;
     this.batchTimer = setTimeout(() => {
       this.batchTimer = null;
       this.flushPending().catch((error: unknown) =>
         this.options.log.warn('store down: replaced tokens written later', {
           error,
-          pending: this.pending.length,
+          pending: this.pending.size,
         }),
       );
     }, delay);
@@ -135,13 +225,22 @@ export class ClusterControl {
 
   /** Handles a message from another worker. */
   handleMessage(message: ControlMessage): void {
-    if (message.type === 'revoke') this.apply(message.revocation);
-    else this.options.onUserChanged(message.userId);
+    if (message.type === 'revoke') {
+      this.apply(message.revocation);
+      if (message.durable) return;
+      // Not in the store yet: hold it too, so it survives the loss of the worker that took it.
+      this.hold(message.revocation, true);
+      if (message.id !== undefined) this.options.bus.publish({ type: 'revoke-held', ref: message.id });
+    } else if (message.type === 'revoke-held') {
+      this.confirmations.get(message.ref)?.();
+    } else this.options.onUserChanged(message.userId);
   }
 
   /** Handles an event from the store's log. */
   handleEvent(event: ClusterEvent): void {
     const nowSeconds = Math.floor(this.now() / 1000);
+    // Already written (by the worker that took it, or another holder): no need to write it again.
+    if (event.kind !== 'user-changed') this.pending.delete(keyOf(event));
     if (event.expiresAt < nowSeconds) return;
     const { kind, subject, value, expiresAt } = event;
     if (kind === 'user-changed') this.options.onUserChanged(subject);

@@ -16,8 +16,24 @@ const revocation = z.object({
   expiresAt: z.number().int().nonnegative(),
 });
 
+const messageId = z.string().min(1).max(64);
+
 export const controlMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('revoke'), origin: z.string(), revocation }),
+  z.object({
+    type: z.literal('revoke'),
+    origin: z.string(),
+    revocation,
+    /**
+     * True when the origin has written the revocation to the store. False (a store outage): every
+     * receiver holds it too and writes it when the store answers, and confirms with `revoke-held`
+     * (quoting `id`). A message without the field (an older worker) counts as not written: at
+     * worst the row is written twice, which is harmless (see ClusterControl).
+     */
+    durable: z.boolean().default(false),
+    id: messageId.optional(),
+  }),
+  /** A receiver of a not-yet-written revocation now holds it (ClusterControl waits for one). */
+  z.object({ type: z.literal('revoke-held'), origin: z.string(), ref: messageId }),
   z.object({ type: z.literal('user-changed'), origin: z.string(), userId: z.string().min(1).max(128) }),
 ]);
 

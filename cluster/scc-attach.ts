@@ -1,14 +1,19 @@
 import { createRequire } from 'node:module';
 import type { AGServer } from 'socketcluster-server';
 import type { Logger } from '../log/logger.ts';
+import { watchBrokers, type WatchedClusterClient } from './broker-watch.ts';
 
 const require = createRequire(import.meta.url);
 
 /** The part of scc-broker-client's ClusterBrokerClient that Warden reads. */
-interface ClusterBrokerClient {
+interface ClusterBrokerClient extends WatchedClusterClient {
   isReady: boolean;
-  sccBrokerURIList: string[];
-  sccBrokerClientPools: Record<string, { isSubscribed(channel: string, includePending?: boolean): boolean }>;
+  sccBrokerClientPools: Record<
+    string,
+    WatchedClusterClient['sccBrokerClientPools'][string] & {
+      isSubscribed(channel: string, includePending?: boolean): boolean;
+    }
+  >;
   mapChannelNameToBrokerURI(channel: string): string;
   listener(event: 'error'): AsyncIterable<{ error: Error }>;
   listener(event: 'updateBrokers'): AsyncIterable<{ brokerURIs: string[] }>;
@@ -45,13 +50,16 @@ export interface ClusterAttachment {
   brokerURIs(): string[];
   /** Resolves when the first broker list has arrived. */
   ready: Promise<void>;
+  /** Brokers this worker found stalled (see broker-watch.ts); their channels use the others. */
+  stalledBrokers(): string[];
 }
 
 /**
  * Attaches a worker's AGServer broker engine to the SCC cluster with scc-broker-client: the
  * worker registers with the state server, receives the broker list, and from then on every
  * publish (client or `agServer.exchange`) crosses workers through the brokers that rendezvous
- * hashing assigns to its channel.
+ * hashing assigns to its channel. A broker that stops answering is left out of this worker's
+ * mapping until it answers again (broker-watch.ts).
  *
  * @example
  *   const cluster = attachToCluster(agServer, { stateServerHost: '127.0.0.1', stateServerPort: 7777, ... });
@@ -82,6 +90,7 @@ export function attachToCluster(
     brokerRetryDelay: 500,
   });
   const isReady = () => client.isReady && client.sccBrokerURIList.length > 0;
+  const watch = watchBrokers(client, { log: options.log });
   let errorsLogged = 0;
   void (async () => {
     for await (const { error } of client.listener('error')) {
@@ -93,13 +102,18 @@ export function attachToCluster(
     void (async () => {
       for await (const { brokerURIs } of client.listener('updateBrokers')) {
         errorsLogged = 0;
-        options.log.info('broker list updated', { brokers: brokerURIs });
+        options.log.info('broker list updated', { brokers: brokerURIs, stalled: [...watch.stalled()] });
         if (isReady()) resolve();
       }
     })();
   });
   confirmSubscriptionsAtBroker(agServer.brokerEngine as unknown as SubscribingBroker, client, isReady);
-  return { isReady, brokerURIs: () => [...client.sccBrokerURIList], ready };
+  return {
+    isReady,
+    brokerURIs: () => [...client.sccBrokerURIList],
+    ready,
+    stalledBrokers: () => [...watch.stalled()],
+  };
 }
 
 /**

@@ -354,7 +354,7 @@ export async function runRevocationPropagation(
  * SIGTERM to the supervisor (it drains the workers, then stops brokers and the state server) and
  * wait for it; whatever of its process group is still there after that is SIGKILLed.
  */
-async function stopCluster(supervisor: Captured): Promise<NonNullable<RevocationResult['shutdown']>> {
+export async function stopCluster(supervisor: Captured): Promise<NonNullable<RevocationResult['shutdown']>> {
   const pid = supervisor.pid;
   const started = wallMs();
   let forced = false;
@@ -384,7 +384,7 @@ async function stopCluster(supervisor: Captured): Promise<NonNullable<Revocation
 }
 
 /** Warn and error lines of the cluster's output, counted by message (role, pid and fields stripped). */
-function clusterLog(output: string): Pick<RevocationResult, 'clusterLog' | 'clusterLogSample'> {
+export function clusterLog(output: string): Pick<RevocationResult, 'clusterLog' | 'clusterLogSample'> {
   const counts: Record<string, number> = {};
   const sample: string[] = [];
   for (const line of output.split('\n')) {
