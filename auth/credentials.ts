@@ -1,7 +1,7 @@
 import { WardenError } from '../errors/catalogue.ts';
 import type { User } from '../store/types.ts';
 import { checkPassword, parseCredentials, type PasswordCheckDeps } from './login.ts';
-import type { Revocation, RevocationList } from './revocations.ts';
+import { Revocations, type Revocation, type RevocationList } from './revocations.ts';
 import type { TokenClaims, TokenService } from './tokens.ts';
 
 /** Something a client presents to prove who it is. New kinds add a member and a verifier. */
@@ -132,12 +132,7 @@ export class CredentialAcceptor {
 
   private revokeSession(claims: TokenClaims): void {
     this.options
-      .revoke({
-        kind: 'session',
-        subject: claims.sid,
-        value: 0,
-        expiresAt: claims.auth_time + this.options.sessionMaxAge,
-      })
+      .revoke(Revocations.ofSession(claims.sid, claims.auth_time + this.options.sessionMaxAge))
       .catch((error: unknown) => this.options.onRevokeFailed?.(error));
   }
 }

@@ -1,17 +1,85 @@
 import { WardenError } from '../errors/catalogue.ts';
 import type { TokenClaims } from './tokens.ts';
 
-export interface Revocation {
+/**
+ * A revocation, by what it ends:
+ * - `token`: one token, outright (a logout);
+ * - `replaced`: one token that a renewal replaced at `replacedAt` (epoch s): tolerated for
+ *   TOKEN_REUSE_GRACE after that, then its use is reuse;
+ * - `session`: every token of one login (`sid`);
+ * - `user`: every token of a user issued before `cutoff` (epoch s, compared with `iat`).
+ * `expiresAt` (epoch s) is when the entry can be forgotten: every token it covers has expired.
+ * Build them with the constructors in `Revocations`.
+ */
+export type Revocation =
+  | { readonly kind: 'token'; readonly jti: string; readonly expiresAt: number }
+  | {
+      readonly kind: 'replaced';
+      readonly jti: string;
+      readonly replacedAt: number;
+      readonly expiresAt: number;
+    }
+  | { readonly kind: 'session'; readonly sid: string; readonly expiresAt: number }
+  | { readonly kind: 'user'; readonly userId: string; readonly cutoff: number; readonly expiresAt: number };
+
+export const Revocations = {
+  /** A logout: the token is revoked outright. */
+  ofToken: (claims: Pick<TokenClaims, 'jti' | 'exp'>): Revocation => ({
+    kind: 'token',
+    jti: claims.jti,
+    expiresAt: claims.exp,
+  }),
+  /** A renewal replaced this token at `replacedAt` (epoch s). */
+  replaced: (claims: Pick<TokenClaims, 'jti' | 'exp'>, replacedAt: number): Revocation => ({
+    kind: 'replaced',
+    jti: claims.jti,
+    replacedAt,
+    expiresAt: claims.exp,
+  }),
+  /** Every token of one session, until the session could have ended anyway. */
+  ofSession: (sid: string, expiresAt: number): Revocation => ({ kind: 'session', sid, expiresAt }),
+  /** Every token of the user issued before `cutoff` (epoch s). */
+  ofUser: (userId: string, cutoff: number, expiresAt: number): Revocation => ({
+    kind: 'user',
+    userId,
+    cutoff,
+    expiresAt,
+  }),
+} as const;
+
+/**
+ * How a revocation is stored (the store's event log) and sent (the control channel): a flat row
+ * that older workers understand. `value` is the cut-off for `user`, the replacement time for a
+ * replaced token, and 0 for an outright token or session revocation.
+ */
+export interface RevocationRecord {
   readonly kind: 'token' | 'session' | 'user';
-  /** jti, session id or user id. */
   readonly subject: string;
-  /**
-   * For 'user': tokens with `iat` below this (epoch s) are revoked. For 'token': when a renewal
-   * replaced it (epoch s), 0 when it was revoked outright (logout).
-   */
   readonly value: number;
-  /** Epoch seconds after which the entry can be forgotten. */
   readonly expiresAt: number;
+}
+
+export function toRecord(revocation: Revocation): RevocationRecord {
+  const { expiresAt } = revocation;
+  switch (revocation.kind) {
+    case 'token':
+      return { kind: 'token', subject: revocation.jti, value: 0, expiresAt };
+    case 'replaced':
+      return { kind: 'token', subject: revocation.jti, value: revocation.replacedAt, expiresAt };
+    case 'session':
+      return { kind: 'session', subject: revocation.sid, value: 0, expiresAt };
+    case 'user':
+      return { kind: 'user', subject: revocation.userId, value: revocation.cutoff, expiresAt };
+  }
+}
+
+export function fromRecord(record: RevocationRecord): Revocation {
+  const { subject, value, expiresAt } = record;
+  if (record.kind === 'user') return { kind: 'user', userId: subject, cutoff: value, expiresAt };
+  if (record.kind === 'session') return { kind: 'session', sid: subject, expiresAt };
+  return value === 0
+    ? { kind: 'token', jti: subject, expiresAt }
+    : { kind: 'replaced', jti: subject, replacedAt: value, expiresAt };
 }
 
 /**
@@ -20,9 +88,12 @@ export interface Revocation {
  * Keyed on `jti`/`sid`/`sub`, never on token strings (the same token can be re-encoded).
  *
  * @example
- *   revocations.add({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp });
+ *   revocations.add(Revocations.ofToken(claims));
  *   revocations.problem(claims, nowSeconds, 10); // WardenError('AuthTokenRevokedError', ...)
  */
+/** In the token map: revoked outright, not replaced. */
+const OUTRIGHT = 0;
+
 export class RevocationList {
   private readonly tokens = new Map<string, { expiresAt: number; replacedAt: number }>();
   private readonly sessions = new Map<string, number>();
@@ -34,29 +105,35 @@ export class RevocationList {
 
   /** Adds a revocation; returns false when it was already known (idempotent). */
   add(revocation: Revocation): boolean {
-    const { kind, subject, expiresAt } = revocation;
-    if (kind === 'user') {
-      const known = this.users.get(subject);
-      if (known !== undefined && known.cutoff >= revocation.value) return false;
-      this.users.set(subject, { cutoff: revocation.value, expiresAt });
-      return true;
+    const { expiresAt } = revocation;
+    switch (revocation.kind) {
+      case 'user': {
+        const known = this.users.get(revocation.userId);
+        if (known !== undefined && known.cutoff >= revocation.cutoff) return false;
+        this.users.set(revocation.userId, { cutoff: revocation.cutoff, expiresAt });
+        return true;
+      }
+      case 'session':
+        if ((this.sessions.get(revocation.sid) ?? -1) >= expiresAt) return false;
+        this.sessions.set(revocation.sid, expiresAt);
+        return true;
+      case 'token':
+      case 'replaced': {
+        const known = this.tokens.get(revocation.jti);
+        const replacedAt = revocation.kind === 'token' ? OUTRIGHT : revocation.replacedAt;
+        // An outright revocation outranks a replacement; otherwise the first word stands.
+        if (known !== undefined && (known.replacedAt === OUTRIGHT || revocation.kind === 'replaced'))
+          return false;
+        this.tokens.set(revocation.jti, { expiresAt, replacedAt });
+        return true;
+      }
     }
-    if (kind === 'session') {
-      if ((this.sessions.get(subject) ?? -1) >= expiresAt) return false;
-      this.sessions.set(subject, expiresAt);
-      return true;
-    }
-    const known = this.tokens.get(subject);
-    // An outright revocation (0) outranks a replacement; otherwise the first word stands.
-    if (known !== undefined && (known.replacedAt === 0 || revocation.value !== 0)) return false;
-    this.tokens.set(subject, { expiresAt, replacedAt: revocation.value });
-    return true;
   }
 
   /** When a renewal replaced this token (epoch s), or null if it was not replaced. */
   replacedAt(jti: string): number | null {
     const entry = this.tokens.get(jti);
-    return entry === undefined || entry.replacedAt === 0 ? null : entry.replacedAt;
+    return entry === undefined || entry.replacedAt === OUTRIGHT ? null : entry.replacedAt;
   }
 
   /**
@@ -66,7 +143,7 @@ export class RevocationList {
    */
   problem(claims: TokenClaims, nowSeconds: number, graceSeconds: number): WardenError | null {
     const token = this.tokens.get(claims.jti);
-    if (token !== undefined && token.replacedAt === 0) {
+    if (token !== undefined && token.replacedAt === OUTRIGHT) {
       return new WardenError('AuthTokenRevokedError', 'the auth token has been revoked');
     }
     if (this.sessions.has(claims.sid)) {

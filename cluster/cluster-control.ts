@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto';
-import type { Revocation, RevocationList } from '../auth/revocations.ts';
+import {
+  fromRecord,
+  toRecord,
+  type Revocation,
+  type RevocationList,
+  type RevocationRecord,
+} from '../auth/revocations.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClusterEvent, Store } from '../store/types.ts';
 import type { ControlBus } from './control-bus.ts';
 import type { ControlMessage } from './control-messages.ts';
-
-/** A token revocation recorded by a renewal (value = when it was replaced), not a logout. */
-const isReplacement = (revocation: Revocation) => revocation.kind === 'token' && revocation.value !== 0;
 
 /** Replacements are written at most this long after the renewal, ms, in batches of WRITE_BATCH. */
 const WRITE_DELAY_MS = 50;
@@ -43,13 +46,13 @@ export interface ClusterControlOptions {
 }
 
 interface Held {
-  readonly revocation: Revocation;
+  /** As it is written to the store and sent on the bus. */
+  readonly revocation: RevocationRecord;
   /** Held on behalf of another worker (it arrived on the bus, not yet written). */
   readonly forPeer: boolean;
 }
 
-const keyOf = (r: { kind: string; subject: string; value: number; expiresAt: number }) =>
-  `${r.kind}\u0000${r.subject}\u0000${r.value}\u0000${r.expiresAt}`;
+const keyOf = (r: RevocationRecord) => `${r.kind}\u0000${r.subject}\u0000${r.value}\u0000${r.expiresAt}`;
 
 /**
  * The one place where revocations and user changes enter a worker and leave it for the cluster.
@@ -65,7 +68,7 @@ const keyOf = (r: { kind: string; subject: string; value: number; expiresAt: num
  * no longer writes it.
  *
  * @example
- *   await control.revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp });
+ *   await control.revoke(Revocations.ofToken(claims));
  */
 export class ClusterControl {
   private readonly now: () => number;
@@ -86,10 +89,11 @@ export class ClusterControl {
    * call resolves once one has (at most PEER_CONFIRM_WAIT_MS). Every holder writes it when the
    * store answers again. Never rejects: the revocation holds on the live cluster either way.
    */
-  async revoke(revocation: Revocation): Promise<void> {
+  async revoke(given: Revocation): Promise<void> {
+    const revocation = toRecord(given);
     this.apply(revocation);
     this.hold(revocation, false);
-    if (isReplacement(revocation)) {
+    if (given.kind === 'replaced') {
       // A token replaced by a renewal stays valid for TOKEN_REUSE_GRACE (10 s) anyway: other
       // workers read it from the store's log (one poll, 250 ms), and a wave of renewals costs one
       // multi-row INSERT per batch instead of a write and a broadcast per socket.
@@ -142,13 +146,13 @@ export class ClusterControl {
     );
   }
 
-  private hold(revocation: Revocation, forPeer: boolean): void {
+  private hold(revocation: RevocationRecord, forPeer: boolean): void {
     const key = keyOf(revocation);
     if (!this.pending.has(key)) this.pending.set(key, { revocation, forPeer });
   }
 
   /** True once `revocation` is written, if that happens within `ms`; false on failure or timeout. */
-  private async writtenWithin(revocation: Revocation, ms: number): Promise<boolean> {
+  private async writtenWithin(revocation: RevocationRecord, ms: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const attempt = this.flushPending().then(
       () => true,
@@ -240,15 +244,19 @@ export class ClusterControl {
   handleEvent(event: ClusterEvent): void {
     const nowSeconds = Math.floor(this.now() / 1000);
     // Already written (by the worker that took it, or another holder): no need to write it again.
-    if (event.kind !== 'user-changed') this.pending.delete(keyOf(event));
-    if (event.expiresAt < nowSeconds) return;
     const { kind, subject, value, expiresAt } = event;
-    if (kind === 'user-changed') this.options.onUserChanged(subject);
-    else this.apply({ kind, subject, value, expiresAt });
+    if (kind === 'user-changed') {
+      if (expiresAt >= nowSeconds) this.options.onUserChanged(subject);
+      return;
+    }
+    const record: RevocationRecord = { kind, subject, value, expiresAt };
+    // Already written (by the worker that took it, or another holder): no need to write it again.
+    this.pending.delete(keyOf(record));
+    if (expiresAt >= nowSeconds) this.apply(record);
   }
 
-  private apply(revocation: Revocation): void {
-    const { kind, subject, value, expiresAt } = revocation;
-    if (this.options.revocations.add({ kind, subject, value, expiresAt })) this.options.onRevoked(revocation);
+  private apply(record: RevocationRecord): void {
+    const revocation = fromRecord(record);
+    if (this.options.revocations.add(revocation)) this.options.onRevoked(revocation);
   }
 }

@@ -1,6 +1,6 @@
 import { Router, type Request } from 'express';
 import type { CredentialAcceptor } from '../auth/credentials.ts';
-import type { Revocation } from '../auth/revocations.ts';
+import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClientAddressResolver } from '../net/client-address.ts';
@@ -48,7 +48,7 @@ export function createAuthRoutes(deps: AuthRouteDeps): Router {
     if (identity.kind !== 'session')
       throw new WardenError('AuthTokenInvalidError', 'expected a Warden token');
     const { claims } = identity;
-    await deps.revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp });
+    await deps.revoke(Revocations.ofToken(claims));
     response.status(204).end();
   });
 

@@ -1,6 +1,6 @@
 import type { AGServer } from 'socketcluster-server';
 import { permissionsOf } from '../auth/permissions.ts';
-import type { Revocation, RevocationList } from '../auth/revocations.ts';
+import { Revocations, type Revocation, type RevocationList } from '../auth/revocations.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
 import { sessionAgeProblem } from '../auth/credentials.ts';
 import { WardenError } from '../errors/catalogue.ts';
@@ -98,11 +98,11 @@ export class AuthLifecycle {
   enforce(revocation: Revocation): void {
     const { registry } = this.options;
     const sockets =
-      revocation.kind === 'token'
-        ? registry.ofToken(revocation.subject)
+      revocation.kind === 'token' || revocation.kind === 'replaced'
+        ? registry.ofToken(revocation.jti)
         : revocation.kind === 'session'
-          ? registry.ofSession(revocation.subject)
-          : registry.ofUser(revocation.subject);
+          ? registry.ofSession(revocation.sid)
+          : registry.ofUser(revocation.userId);
     for (const socket of sockets) {
       const claims = registry.claims(socket);
       const nowSeconds = Math.floor(this.now() / 1000);
@@ -169,7 +169,7 @@ export class AuthLifecycle {
     // The replaced token is revoked; `value` records when, for reuse detection. Not awaited: the
     // socket's renewal is complete once it holds the new token.
     void this.options
-      .revoke({ kind: 'token', subject: old.jti, value: nowSeconds, expiresAt: old.exp })
+      .revoke(Revocations.replaced(old, nowSeconds))
       .catch((error: unknown) =>
         this.options.log.warn('replaced token revoked on the live cluster only', { error }),
       );

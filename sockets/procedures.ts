@@ -1,6 +1,6 @@
 import type { AGServer } from 'socketcluster-server';
 import type { CredentialAcceptor } from '../auth/credentials.ts';
-import type { Revocation } from '../auth/revocations.ts';
+import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { toWardenError, WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
 import { claimsOf, type SocketAddressOf, type WardenSocket } from './socket-facade.ts';
@@ -49,7 +49,7 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
         if (claims === null) return { loggedOut: false };
         await socket.deauthenticate();
         await deps
-          .revoke({ kind: 'token', subject: claims.jti, value: 0, expiresAt: claims.exp })
+          .revoke(Revocations.ofToken(claims))
           .catch((error: unknown) =>
             deps.log.warn('logout revoked on the live cluster only (store down)', { error }),
           );

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startTestWarden, type TestWarden } from '../../helpers/warden.ts';
+import { Revocations } from '../../../auth/revocations.ts';
 
 /** The localStorage key the contract fixes for the browser client. */
 const TOKEN_KEY = 'socketcluster.authToken';
@@ -230,12 +231,7 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     await subscribeThroughPage(page, 'chat.lobby');
     await logEntry(page, 'info', 'subscribed to chat.lobby');
     const now = Math.floor(Date.now() / 1000);
-    await warden.worker.control.revoke({
-      kind: 'user',
-      subject: user.id,
-      value: now + 1,
-      expiresAt: now + 3600,
-    });
+    await warden.worker.control.revoke(Revocations.ofUser(user.id, now + 1, now + 3600));
     assert.match(await logEntry(page, 'error', 'AuthTokenRevokedError'), /^AuthTokenRevokedError: /);
     await statusIs(page, 'not logged in');
     await logEntry(page, 'info', 'removed from chat.lobby');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import jwt from 'jsonwebtoken';
 import { startTestWarden, TEST_HASH_COST, type TestWarden } from '../../helpers/warden.ts';
+import { Revocations } from '../../../auth/revocations.ts';
 
 async function post(url: string, body: string | undefined, headers: Record<string, string> = {}) {
   const response = await fetch(url, {
@@ -198,12 +199,7 @@ describe('HTTP logout with a replaced token', function () {
     const renewed = worker.tokens.issue(user, session);
     // A renewal replaced the first token 30 s ago, well past TOKEN_REUSE_GRACE (10 s).
     const replacedAt = Math.floor(Date.now() / 1000) - 30;
-    await worker.control.revoke({
-      kind: 'token',
-      subject: first.claims.jti,
-      value: replacedAt,
-      expiresAt: first.claims.exp,
-    });
+    await worker.control.revoke(Revocations.replaced(first.claims, replacedAt));
     const reuse = await post(`${warden.url}/auth/logout`, undefined, {
       authorization: `Bearer ${first.token}`,
     });

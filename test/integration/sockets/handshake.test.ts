@@ -4,6 +4,7 @@ import jwt from 'jsonwebtoken';
 import type { AGClientSocket } from 'socketcluster-client';
 import { connectClient } from '../../helpers/clients.ts';
 import { startTestWarden, type TestWarden } from '../../helpers/warden.ts';
+import { Revocations } from '../../../auth/revocations.ts';
 
 function b64(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -117,12 +118,7 @@ describe('WebSocket handshake authentication', function () {
   it('refuses a revoked token in the handshake and on #authenticate', async function () {
     const token = warden.worker.tokens.sign({ ...claims, jti: `revoked-${Date.now()}` } as never);
     const decoded = jwt.decode(token) as { jti: string; exp: number };
-    await warden.worker.control.revoke({
-      kind: 'token',
-      subject: decoded.jti,
-      value: 0,
-      expiresAt: decoded.exp,
-    });
+    await warden.worker.control.revoke(Revocations.ofToken(decoded));
     const client = await connectWith(token);
     assert.equal(client.status.isAuthenticated, false);
     assert.equal(client.status.authError?.name, 'AuthTokenRevokedError');

@@ -4,6 +4,7 @@ import type { TokenClaims } from '../../../auth/tokens.ts';
 import { connectClient, socketLogin, type ConnectStatus, type TestClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { startTestWarden, testSecrets, type TestWarden } from '../../helpers/warden.ts';
+import { Revocations } from '../../../auth/revocations.ts';
 
 /**
  * The token lifecycle with an injected clock shared by two in-process workers on one database:
@@ -193,16 +194,12 @@ describe('token lifecycle: renewal, rotation, reuse detection, session limits', 
     const nowSeconds = Math.floor(clock / 1000);
     const { store } = a.worker;
     const expired = {
-      kind: 'token' as const,
       subject: `gone-${nowSeconds}`,
-      value: 0,
-      expiresAt: nowSeconds - 1,
+      ...Revocations.ofToken({ jti: `gone-${nowSeconds}`, exp: nowSeconds - 1 }),
     };
     const live = {
-      kind: 'token' as const,
       subject: `kept-${nowSeconds}`,
-      value: 0,
-      expiresAt: nowSeconds + 60,
+      ...Revocations.ofToken({ jti: `kept-${nowSeconds}`, exp: nowSeconds + 60 }),
     };
     await a.worker.control.revoke(expired).catch(() => undefined);
     await a.worker.control.revoke(live);

@@ -11,6 +11,7 @@ import { CONTROL_CHANNEL } from '../../../cluster/control-messages.ts';
 import { silentLogger } from '../../../log/logger.ts';
 import { openStore } from '../../../store/index.ts';
 import type { Store } from '../../../store/types.ts';
+import { Revocations } from '../../../auth/revocations.ts';
 
 /** ClusterControl over a real SQLite store and a real AGServer exchange (no network needed). */
 describe('cluster/cluster-control ClusterControl', function () {
@@ -53,10 +54,8 @@ describe('cluster/cluster-control ClusterControl', function () {
 
   it('writes a wave of renewal replacements in batches, without a broadcast per renewal', async function () {
     const replaced = Array.from({ length: 450 }, (_, i) => ({
-      kind: 'token' as const,
       subject: `jti-${i}`,
-      value: 1000 + i,
-      expiresAt,
+      ...Revocations.replaced({ jti: `jti-${i}`, exp: expiresAt }, 1000 + i),
     }));
     await Promise.all(replaced.map((revocation) => control.revoke(revocation)));
     // Applied on this worker at once, before anything is written.
@@ -70,7 +69,7 @@ describe('cluster/cluster-control ClusterControl', function () {
     );
     // A logout afterwards is broadcast; once it has arrived, it is the only broadcast there was.
     const arrived = agServer.exchange.channel(CONTROL_CHANNEL).once();
-    await control.revoke({ kind: 'token', subject: 'logged-out', value: 0, expiresAt });
+    await control.revoke(Revocations.ofToken({ jti: 'logged-out', exp: expiresAt }));
     await arrived;
     assert.deepEqual(
       broadcasts.map((message) => (message as { revocation: { subject: string } }).revocation.subject),
@@ -79,7 +78,7 @@ describe('cluster/cluster-control ClusterControl', function () {
   });
 
   it('has a logout written by the time revoke() resolves', async function () {
-    await control.revoke({ kind: 'token', subject: 'logged-out', value: 0, expiresAt });
+    await control.revoke(Revocations.ofToken({ jti: 'logged-out', exp: expiresAt }));
     assert.deepEqual(
       (await store.eventsAfter(0, 10)).map((event) => event.subject),
       ['logged-out'],

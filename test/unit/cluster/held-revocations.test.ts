@@ -11,6 +11,7 @@ import { parseControlMessage } from '../../../cluster/control-messages.ts';
 import { silentLogger } from '../../../log/logger.ts';
 import { openStore } from '../../../store/index.ts';
 import type { Store } from '../../../store/types.ts';
+import { Revocations, toRecord } from '../../../auth/revocations.ts';
 
 /**
  * Two ClusterControls ("workers" a and b) on one real AGServer exchange, each with its own SQLite
@@ -54,7 +55,8 @@ describe('cluster/cluster-control: revocations the store did not take', function
   });
 
   const expiresAt = Math.floor(Date.now() / 1000) + 3600;
-  const logout = { kind: 'token' as const, subject: 'logged-out-jti', value: 0, expiresAt };
+  const logout = Revocations.ofToken({ jti: 'logged-out-jti', exp: expiresAt });
+  const logoutRecord = toRecord(logout);
 
   it('is held by the other worker, which confirms before revoke() resolves and writes it when its store answers', async function () {
     const [storeA, storeB] = stores as [Store, Store];
@@ -72,7 +74,7 @@ describe('cluster/cluster-control: revocations the store did not take', function
     assert.equal(b.control.pendingCount, 0);
     assert.deepEqual(
       (await storeB.activeRevocations(0)).map((event) => [event.kind, event.subject]),
-      [['token', logout.subject]],
+      [['token', logoutRecord.subject]],
     );
   });
 
@@ -92,7 +94,7 @@ describe('cluster/cluster-control: revocations the store did not take', function
     await storeA.close();
     await a.control.revoke(logout);
     assert.equal(b.control.pendingCount, 1);
-    b.control.handleEvent({ id: 1, createdAt: 0, ...logout });
+    b.control.handleEvent({ id: 1, createdAt: 0, ...logoutRecord });
     assert.equal(b.control.pendingCount, 0);
   });
 
