@@ -426,6 +426,19 @@ describe('auth/oidc-verifier', function () {
       await refused(misled.verify(token), 'AuthTokenInvalidError', token, /jwks_uri/);
     });
 
+    it('never makes a verification wait for the background refresh, even when the endpoint hangs', async function () {
+      const oidc = verifier({ refreshInterval: 60_000, fetchTimeout: 60_000 });
+      const token = await sign(claims({ exp: S0 + 3600 }));
+      await oidc.verify(token);
+      keyServer.behave({ kind: 'slow' });
+      now = T0 + 61_000;
+      const refetch = keyServer.nextRequest();
+      await oidc.verify(token);
+      await refetch; // in flight, never answered (until the server closes after the test)
+      for (let i = 0; i < 3; i += 1) assert.equal((await oidc.verify(token)).sub, 'user-1');
+      assert.equal(keyServer.requests, 2);
+    });
+
     it('refetches in the background every refreshInterval, dropping keys the provider removed', async function () {
       const oidc = verifier({ refreshInterval: 60_000, cooldown: 60_000 });
       const token = await sign(claims({ exp: S0 + 3600 }));
