@@ -74,7 +74,8 @@ export interface ProviderSession {
   readonly sid: string;
   /**
    * RP-initiated logout of this session (the end-session endpoint's form, as a browser submits
-   * it), which makes the provider send its back-channel logout; resolves when the provider has.
+   * it), which makes the provider send its back-channel logout; resolves when the provider has
+   * delivered it (the receiver, or where it forwards to, answered 200 or 204), else rejects.
    */
   logout(): Promise<void>;
 }
@@ -104,6 +105,12 @@ export interface TestOidcProvider {
   mintAccessToken(options: LoginOptions): Promise<string>;
   /** An access token of the client itself (client credentials grant: Keycloak's service account). */
   clientCredentialsToken(options?: { alg?: ProviderAlg; shape?: TokenShape }): Promise<string>;
+  /**
+   * Makes the provider sign and POST a logout token for (sub, sid) to the back-channel receiver
+   * now, without a browser session (e.g. for a sid Warden does not know); rejects unless the
+   * receiver (or the endpoint it forwards to) answered 200 or 204.
+   */
+  sendBackchannelLogout(sub: string, sid: string): Promise<void>;
   /** Signs any payload with the provider's own current key: Keycloak-shaped refresh or ID tokens, etc. */
   sign(payload: JWTPayload, options?: { alg?: ProviderAlg; typ?: string; kid?: string }): Promise<string>;
   /**
@@ -238,14 +245,16 @@ export async function startOidcProvider(
   let published: JWK[] = [];
   const cookieKeys = [randomBytes(32).toString('base64url')];
   let handler: (request: IncomingMessage, response: ServerResponse) => void = () => undefined;
+  let active: Provider | undefined;
+  const backchannelErrors: unknown[] = [];
   let jwksRequests = 0;
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     if (request.url === '/jwks') jwksRequests += 1;
     handler(request, response);
   });
 
-  const configure = (current: ProviderKeys, extra: JWK[]): void => {
-    published = [current.rsa.privateJwk, current.ec.privateJwk, ...extra];
+  const configure = (signing: ProviderKeys, extra: JWK[]): void => {
+    published = [signing.rsa.privateJwk, signing.ec.privateJwk, ...extra];
     const provider = new Provider(issuer, {
       jwks: { keys: published },
       cookies: { keys: cookieKeys },
@@ -338,7 +347,9 @@ export async function startOidcProvider(
     provider.on('server_error', (_ctx: unknown, error: unknown) =>
       console.error('oidc-provider server_error', error),
     );
+    provider.on('backchannel.error', (_ctx: unknown, error: unknown) => backchannelErrors.push(error));
     handler = provider.callback();
+    active = provider;
   };
   configure(keys, []);
 
@@ -453,12 +464,18 @@ export async function startOidcProvider(
         const xsrf = /name="xsrf" value="([^"]+)"/.exec(html)?.[1];
         if (xsrf === undefined) throw new Error(`no logout form at the provider (HTTP ${page.status})`);
         // The confirm step sends the back-channel logouts before it answers.
+        const failures = backchannelErrors.length;
         const confirmed = await request(jar, `${issuer}/session/end/confirm`, {
           method: 'POST',
           form: { xsrf, logout: 'yes' },
         });
         await confirmed.body?.cancel();
         if (confirmed.status >= 400) throw new Error(`logout confirm answered HTTP ${confirmed.status}`);
+        if (backchannelErrors.length > failures) {
+          throw new Error('the provider could not deliver its back-channel logout', {
+            cause: backchannelErrors.at(-1),
+          });
+        }
       },
     };
   };
@@ -494,6 +511,11 @@ export async function startOidcProvider(
           ...(signOptions.typ === undefined ? {} : { typ: signOptions.typ }),
         })
         .sign(key.privateKey);
+    },
+    sendBackchannelLogout: async (sub, sid) => {
+      const client = await active?.Client.find(CLIENT_ID);
+      if (client === undefined) throw new Error('the provider has no client');
+      await client.backchannelLogout(sub, sid);
     },
     rotateKeys: async (rotateOptions = {}) => {
       const old = published.map((jwk) => jwk);

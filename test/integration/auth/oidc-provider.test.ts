@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   decodeJwt,
   decodeProtectedHeader,
@@ -223,6 +226,7 @@ describe('OIDC access and logout tokens from a real OpenID provider (oidc-provid
       const before = await rotating.mintAccessToken({ account: 'hal' });
       await oidc.verify(before);
       const fetched = rotating.jwksRequests;
+      assert.equal(fetched, 1);
       await rotating.rotateKeys({ keepOld: true });
       const after = await rotating.mintAccessToken({ account: 'hal' });
       await refusedAs(oidc.verify(after), 'AuthTokenInvalidError', /not signed by a known key/, after);
@@ -352,6 +356,64 @@ describe('OIDC access and logout tokens from a real OpenID provider (oidc-provid
       const replay = await refusal(verifyLogoutToken(oidc, logoutToken, { replays }));
       assert.equal(replay.name, 'BadRequestError');
       assert.equal(replay.reason, 'logout-token-replayed');
+    });
+
+    it('an endpoint built on verifyLogoutToken answers the provider 200, and 400 to a replay', async function () {
+      const oidc = verifier();
+      const ended: string[] = [];
+      const endpoint = createServer((request, response) => {
+        let body = '';
+        request.setEncoding('utf8');
+        request.on('data', (chunk: string) => (body += chunk));
+        request.on('end', () => {
+          verifyLogoutToken(oidc, new URLSearchParams(body).get('logout_token'), { replays }).then(
+            (logout) => {
+              ended.push(logout.sid ?? '');
+              response.writeHead(200).end();
+            },
+            (error: WardenError) => response.writeHead(error.status).end(),
+          );
+        });
+      });
+      endpoint.listen(0, '127.0.0.1');
+      await once(endpoint, 'listening');
+      idp.backchannel.forwardTo(`http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/`);
+      try {
+        const session = await idp.login({ account: 'pia' });
+        await session.logout();
+        assert.deepEqual(ended, [session.sid]);
+        const delivered = await idp.backchannel.next();
+        // The provider itself, for a session id nobody knows: still a valid token, still 200.
+        await idp.sendBackchannelLogout('pia', 'unknown-sid');
+        assert.deepEqual(ended, [session.sid, 'unknown-sid']);
+        await idp.backchannel.next();
+        // A replay of the first token through the same route is refused.
+        const replayed = await fetch(idp.backchannel.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ logout_token: delivered }),
+        });
+        assert.equal(replayed.status, 400);
+        await idp.backchannel.next();
+      } finally {
+        idp.backchannel.forwardTo(null);
+        endpoint.close();
+      }
+    });
+
+    it('logout() rejects when the back-channel endpoint refuses the token', async function () {
+      const endpoint = createServer((_request, response) => response.writeHead(400).end());
+      endpoint.listen(0, '127.0.0.1');
+      await once(endpoint, 'listening');
+      idp.backchannel.forwardTo(`http://127.0.0.1:${(endpoint.address() as AddressInfo).port}/`);
+      try {
+        const session = await idp.login({ account: 'quinn' });
+        await assert.rejects(session.logout(), /could not deliver/);
+        await idp.backchannel.next();
+      } finally {
+        idp.backchannel.forwardTo(null);
+        endpoint.close();
+      }
     });
 
     describe('refusals', function () {
