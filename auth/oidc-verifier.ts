@@ -463,13 +463,9 @@ export function accessTokenTypeProblem(header: JWTHeaderParameters, payload: JWT
   if (headerTyp === 'at+jwt' || claimTyp === 'Bearer') return null;
   if (Object.hasOwn(payload, 'nonce') || Object.hasOwn(payload, 'at_hash'))
     return 'is an ID token; send the access token';
-  if (
-    Object.hasOwn(payload, 'events') &&
-    isJsonObject(ownClaim(payload, 'events')) &&
-    Object.hasOwn(ownClaim(payload, 'events') as object, BACKCHANNEL_EVENT)
-  ) {
+  const events = ownClaim(payload, 'events');
+  if (isJsonObject(events) && Object.hasOwn(events, BACKCHANNEL_EVENT))
     return 'is a logout token, not an access token';
-  }
   return 'does not say it is an access token (header typ "at+jwt" or claim typ "Bearer")';
 }
 

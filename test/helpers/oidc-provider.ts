@@ -104,7 +104,11 @@ export interface TestOidcProvider {
   /** An access token for `account` with `roles` (a login's). */
   mintAccessToken(options: LoginOptions): Promise<string>;
   /** An access token of the client itself (client credentials grant: Keycloak's service account). */
-  clientCredentialsToken(options?: { alg?: ProviderAlg; shape?: TokenShape }): Promise<string>;
+  clientCredentialsToken(options?: {
+    roles?: readonly string[];
+    alg?: ProviderAlg;
+    shape?: TokenShape;
+  }): Promise<string>;
   /**
    * Makes the provider sign and POST a logout token for (sub, sid) to the back-channel receiver
    * now, without a browser session (e.g. for a sid Warden does not know); rejects unless the
@@ -338,7 +342,7 @@ export async function startOidcProvider(
         const { dispatcher: _ssrfGuard, ...rest } = init;
         return fetch(url, rest);
       },
-      // The provider's development-only defaults print warnings; the tests configure their own.
+      // Errors as JSON: a failing step of a test's login shows the provider's reason.
       renderError: (ctx: { type: string; body: unknown }, out: unknown) => {
         ctx.type = 'json';
         ctx.body = out;
@@ -495,6 +499,7 @@ export async function startOidcProvider(
     login,
     mintAccessToken: async (loginOptions) => (await login(loginOptions)).accessToken,
     clientCredentialsToken: async (tokenOptions = {}) => {
+      roles.set(`service-account-${CLIENT_ID}`, [...(tokenOptions.roles ?? [])]);
       const tokens = await tokenRequest({
         grant_type: 'client_credentials',
         scope: RESOURCE_SCOPE,

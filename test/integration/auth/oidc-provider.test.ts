@@ -117,9 +117,10 @@ describe('OIDC access and logout tokens from a real OpenID provider (oidc-provid
       assert.deepEqual(decodeProtectedHeader(es).alg, 'ES256');
       assert.equal(decodeJwt(es).typ, undefined);
       assert.deepEqual((await oidc.verify(es)).roles, ['r']);
-      const service = await oidc.verify(await idp.clientCredentialsToken());
+      const service = await oidc.verify(await idp.clientCredentialsToken({ roles: ['svc'] }));
       assert.equal(service.username, `service-account-${CLIENT_ID}`);
-      assert.deepEqual(service.roles, []);
+      assert.equal(service.sub, CLIENT_ID);
+      assert.deepEqual(service.roles, ['svc']);
     });
 
     it('refuses an expired token by the injected clock, after the tolerance', async function () {
