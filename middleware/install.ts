@@ -39,6 +39,8 @@ export function installMiddleware(
   options: {
     inbound: InboundAuthorizers;
     handshake: Authorizer;
+    /** Sees every raw frame before SocketCluster parses it (INBOUND_RAW); throwing drops it. */
+    raw?: Authorizer;
     onError: (error: unknown) => void;
     /** Sees every action that carries client intent (publish, subscribe, invoke, transmit). */
     onActivity?: (action: MiddlewareAction) => void;
@@ -69,4 +71,10 @@ export function installMiddleware(
       action.type === 'handshakeSC' ? options.handshake : undefined,
     );
   });
+  const raw = options.raw;
+  if (raw !== undefined) {
+    agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND_RAW, (stream) => {
+      void consume(stream as unknown as ActionStream, () => raw);
+    });
+  }
 }
