@@ -39,6 +39,8 @@ export function installMiddleware(
   options: {
     inbound: InboundAuthorizers;
     handshake: Authorizer;
+    /** Runs on every INBOUND action before its authorizer (the socket rate limit). */
+    limit?: Authorizer;
     /** Sees every raw frame before SocketCluster parses it (INBOUND_RAW); throwing drops it. */
     raw?: Authorizer;
     onError: (error: unknown) => void;
@@ -59,6 +61,15 @@ export function installMiddleware(
   ) => {
     for await (const action of stream) decide(action, pick(action), options.onError);
   };
+  const limit = options.limit;
+  if (limit !== undefined) {
+    for (const [type, authorize] of Object.entries(byType) as Array<[MiddlewareAction['type'], Authorizer]>) {
+      byType[type] = (action) => {
+        limit(action);
+        authorize(action);
+      };
+    }
+  }
   const intent = new Set<MiddlewareAction['type']>(['publishIn', 'subscribe', 'invoke', 'transmit']);
   agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND, (stream) => {
     void consume(stream as unknown as ActionStream, (action) => {

@@ -20,6 +20,7 @@ import { createOriginGuard } from '../middleware/origin-guard.ts';
 import { createPublishAuthorizer } from '../middleware/publish-authorizer.ts';
 import { createSubscribeAuthorizer } from '../middleware/subscribe-authorizer.ts';
 import { createTokenAuthenticator } from '../middleware/token-authenticator.ts';
+import { createSocketRateLimiter } from '../middleware/socket-rate-limiter.ts';
 import { createHandshakeGuard } from '../middleware/handshake-guard.ts';
 import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
 import {
@@ -184,6 +185,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
       if (action.request !== undefined) originGuard(action.request);
     },
     raw: createHandshakeGuard(),
+    limit: createSocketRateLimiter({ rate: config.socketRateLimit, now }),
     onError: (error) => log.error('middleware failed', { error }),
     onActivity: (action) => {
       if (action.socket !== undefined) lifecycle.touch(action.socket);
