@@ -43,6 +43,8 @@ export function installMiddleware(
     limit?: Authorizer;
     /** Sees every raw frame before SocketCluster parses it (INBOUND_RAW); throwing drops it. */
     raw?: Authorizer;
+    /** Sees the HTTP upgrade request (HANDSHAKE_WS), before the WebSocket exists. */
+    upgrade?: Authorizer;
     onError: (error: unknown) => void;
     /** Sees every action that carries client intent (publish, subscribe, invoke, transmit). */
     onActivity?: (action: MiddlewareAction) => void;
@@ -79,7 +81,7 @@ export function installMiddleware(
   });
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
     void consume(stream as unknown as ActionStream, (action) =>
-      action.type === 'handshakeSC' ? options.handshake : undefined,
+      action.type === 'handshakeSC' ? options.handshake : options.upgrade,
     );
   });
   const raw = options.raw;

@@ -20,6 +20,7 @@ import { createOriginGuard } from '../middleware/origin-guard.ts';
 import { createPublishAuthorizer } from '../middleware/publish-authorizer.ts';
 import { createSubscribeAuthorizer } from '../middleware/subscribe-authorizer.ts';
 import { createTokenAuthenticator } from '../middleware/token-authenticator.ts';
+import { createConnectionLimiter } from '../middleware/connection-limiter.ts';
 import { createSocketRateLimiter } from '../middleware/socket-rate-limiter.ts';
 import { createHandshakeGuard } from '../middleware/handshake-guard.ts';
 import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
@@ -155,6 +156,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     clientAddress: socketAddress,
   });
   const originGuard = createOriginGuard({ allowedOrigins: config.allowedOrigins });
+  const connectionLimiter = createConnectionLimiter({ max: config.maxConnectionsPerAddress, clientAddress });
   installMiddleware(agServer, {
     inbound: {
       authenticate: createTokenAuthenticator({
@@ -183,7 +185,9 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     },
     handshake: (action) => {
       if (action.request !== undefined) originGuard(action.request);
+      connectionLimiter.admitHandshake(action);
     },
+    upgrade: connectionLimiter.countUpgrade,
     raw: createHandshakeGuard(),
     limit: createSocketRateLimiter({ rate: config.socketRateLimit, now }),
     onError: (error) => log.error('middleware failed', { error }),
