@@ -23,6 +23,7 @@ import { createTokenAuthenticator } from '../middleware/token-authenticator.ts';
 import { createConnectionLimiter } from '../middleware/connection-limiter.ts';
 import { createSocketRateLimiter } from '../middleware/socket-rate-limiter.ts';
 import { createHandshakeGuard } from '../middleware/handshake-guard.ts';
+import { UnauthenticatedTimeout } from '../sockets/unauthenticated-timeout.ts';
 import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
 import {
   createProcedures,
@@ -57,6 +58,8 @@ export interface WardenWorker {
   readonly revocations: RevocationList;
   readonly registry: SocketRegistry;
   readonly lifecycle: AuthLifecycle;
+  /** Closes sockets that stay unauthenticated (UNAUTHENTICATED_TIMEOUT). */
+  readonly unauthenticated: UnauthenticatedTimeout;
   readonly control: ClusterControl;
   readonly feed: EventFeed;
   readonly port: number;
@@ -157,6 +160,8 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   });
   const originGuard = createOriginGuard({ allowedOrigins: config.allowedOrigins });
   const connectionLimiter = createConnectionLimiter({ max: config.maxConnectionsPerAddress, clientAddress });
+  const unauthenticated = new UnauthenticatedTimeout({ timeout: config.unauthenticatedTimeout, now });
+  unauthenticated.attach(agServer);
   installMiddleware(agServer, {
     inbound: {
       authenticate: createTokenAuthenticator({
@@ -247,6 +252,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     clearInterval(purger);
     await control.stop();
     lifecycle.stop();
+    unauthenticated.stop();
     bus.stop();
     for (const socket of Object.values(agServer.clients)) socket.disconnect(code, 'worker draining');
     await agServer.close();
@@ -266,6 +272,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     revocations,
     registry,
     lifecycle,
+    unauthenticated,
     control,
     feed,
     port,
