@@ -22,6 +22,8 @@ export class RawSocket {
   readonly closed: Promise<Closed>;
   /** Packets that were not answers (server events), in order. */
   readonly events: unknown[] = [];
+  /** The socket id the server gave in its handshake answer (after `connect`). */
+  id: string | null = null;
   private readonly waiting = new Map<
     number,
     { resolve: (answer: Answer) => void; reject: (error: Error) => void }
@@ -89,6 +91,7 @@ export class RawSocket {
     const socket = await RawSocket.open(port);
     const answer = await socket.call('#handshake', { authToken });
     if (answer.error !== undefined) throw new Error(`handshake refused: ${answer.error.name}`);
+    socket.id = (answer.data as { id: string }).id;
     return socket;
   }
 
