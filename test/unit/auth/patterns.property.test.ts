@@ -85,14 +85,33 @@ describe('auth/patterns properties', function () {
   it('agrees with the contract model on patterns and names over a small alphabet', function () {
     const part = fc.constantFrom('a', 'b', '*', '>', '');
     const pattern = fc.array(part, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('.'));
-    const name = fc
+    const random = fc
       .array(fc.constantFrom('a', 'b'), { minLength: 1, maxLength: 5 })
       .map((parts) => parts.join('.'));
+    // Names made from a pattern hit its edges: each wildcard filled with zero, one or two segments.
+    const near = fc
+      .tuple(pattern, fc.array(fc.constantFrom('', 'a', 'a.b'), { minLength: 4, maxLength: 4 }))
+      .map(([p, fills]) =>
+        p
+          .split('.')
+          .map((part, i) => (part === '*' || part === '>' ? (fills[i] as string) : part))
+          .filter((part) => part !== '')
+          .join('.'),
+      );
     fc.assert(
-      fc.property(fc.array(pattern, { maxLength: 3 }), name, (patterns, channel) => {
-        const expected = patterns.some((p) => modelMatches(p, channel));
-        assert.equal(compilePatterns(patterns)(channel), expected, `${JSON.stringify(patterns)} ${channel}`);
-      }),
+      fc.property(
+        fc.array(pattern, { minLength: 1, maxLength: 3 }),
+        fc.oneof(random, near),
+        (patterns, channel) => {
+          if (channel === '') return;
+          const expected = patterns.some((p) => modelMatches(p, channel));
+          assert.equal(
+            compilePatterns(patterns)(channel),
+            expected,
+            `${JSON.stringify(patterns)} ${channel}`,
+          );
+        },
+      ),
       RUNS,
     );
   });
