@@ -73,6 +73,20 @@ describe('middleware/socket-rate-limiter ActionBuckets', function () {
     }
   });
 
+  it('keeps a spell going through a hold: refused right after the pause is still the same spell', function () {
+    const { limiter, advance } = buckets(10, 20);
+    const key = {};
+    allowed(limiter, key, 21);
+    for (let second = 1; second <= 5; second++) {
+      limiter.hold(key, 1000);
+      advance(1000);
+      // Ten tokens refilled; the eleventh take is refused at once.
+      assert.equal(allowed(limiter, key, 11), 10);
+    }
+    const verdict = limiter.take(key);
+    assert.equal(verdict.allowed === false && verdict.flooding, true);
+  });
+
   it('forgets a key', function () {
     const { limiter } = buckets(10, 20);
     const key = {};
@@ -88,6 +102,8 @@ describe('middleware/socket-rate-limiter createSocketRateLimiter', function () {
       assert.throws(() => createSocketRateLimiter(bad), TypeError);
     }
     assert.throws(() => createSocketRateLimiter({ rate: 10, closeAfterMs: 0 }), TypeError);
+    assert.throws(() => createSocketRateLimiter({ rate: 10, pauseMs: -1 }), TypeError);
+    assert.equal(typeof createSocketRateLimiter({ rate: 10, pauseMs: 0 }), 'function');
     assert.equal(typeof createSocketRateLimiter({ rate: 200 }), 'function');
   });
 });
