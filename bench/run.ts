@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
- * latest.{json,md}). Options: --only renewal|revocation, --sockets N, --waves N, --rounds N,
- * --cli-rounds N, --workers N, --brokers N.
+ * latest.{json,md}). Options: --only renewal|revocation|flood, --sockets N, --waves N, --rounds N,
+ * --cli-rounds N, --workers N, --brokers N, --flood-sockets N, --flood-seconds N.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -12,6 +12,7 @@ import { loadAverage, machineInfo, openFileLimit } from './lib/machine.ts';
 import { renderMarkdown, type BenchReport } from './report.ts';
 import { RENEWAL_DEFAULTS, runRenewalStall } from './renewal/stall.ts';
 import { REVOCATION_DEFAULTS, runRevocationPropagation } from './revocation/propagation.ts';
+import { runSocketFlood, SOCKET_FLOOD_DEFAULTS } from './socket-flood/flood.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -27,6 +28,8 @@ const { values } = parseArgs({
     'cli-rounds': { type: 'string' },
     workers: { type: 'string' },
     brokers: { type: 'string' },
+    'flood-sockets': { type: 'string' },
+    'flood-seconds': { type: 'string' },
   },
 });
 
@@ -38,9 +41,10 @@ function count(name: string, raw: string | undefined, fallback: number): number 
 }
 
 const only = values.only;
-if (only !== undefined && only !== 'renewal' && only !== 'revocation') {
-  throw new Error('--only must be "renewal" or "revocation"');
+if (only !== undefined && only !== 'renewal' && only !== 'revocation' && only !== 'flood') {
+  throw new Error('--only must be "renewal", "revocation" or "flood"');
 }
+const runs = (section: string) => only === undefined || only === section;
 const renewalOptions = {
   ...RENEWAL_DEFAULTS,
   sockets: count('sockets', values.sockets, RENEWAL_DEFAULTS.sockets),
@@ -52,6 +56,11 @@ const revocationOptions = {
   cliRounds: count('cli-rounds', values['cli-rounds'], REVOCATION_DEFAULTS.cliRounds),
   workers: count('workers', values.workers, REVOCATION_DEFAULTS.workers),
   brokers: count('brokers', values.brokers, REVOCATION_DEFAULTS.brokers),
+};
+const floodOptions = {
+  ...SOCKET_FLOOD_DEFAULTS,
+  sockets: count('flood-sockets', values['flood-sockets'], SOCKET_FLOOD_DEFAULTS.sockets),
+  floodMs: count('flood-seconds', values['flood-seconds'], SOCKET_FLOOD_DEFAULTS.floodMs / 1000) * 1000,
 };
 
 /**
@@ -80,13 +89,13 @@ const message = (error: unknown) => (error instanceof Error ? (error.stack ?? er
 const log = (section: string) => (line: string) => console.log(`[bench ${section}] ${line}`);
 
 async function main(): Promise<number> {
-  if (only !== 'revocation') ensureFileLimit(renewalOptions.sockets + FD_MARGIN);
+  if (runs('renewal')) ensureFileLimit(renewalOptions.sockets + FD_MARGIN);
   const started = Date.now();
   const machine = machineInfo();
   let failed = false;
 
   let renewal: BenchReport['renewal'] = null;
-  if (only !== 'revocation') {
+  if (runs('renewal')) {
     try {
       renewal = await runRenewalStall(renewalOptions, log('renewal'));
     } catch (error) {
@@ -97,13 +106,24 @@ async function main(): Promise<number> {
   }
 
   let revocation: BenchReport['revocation'] = null;
-  if (only !== 'renewal') {
+  if (runs('revocation')) {
     try {
       revocation = await runRevocationPropagation(revocationOptions, log('revocation'));
     } catch (error) {
       failed = true;
       revocation = { error: message(error) };
       log('revocation')(`failed: ${message(error)}`);
+    }
+  }
+
+  let socketFlood: BenchReport['socketFlood'] = null;
+  if (runs('flood')) {
+    try {
+      socketFlood = await runSocketFlood(floodOptions, log('flood'));
+    } catch (error) {
+      failed = true;
+      socketFlood = { error: message(error) };
+      log('flood')(`failed: ${message(error)}`);
     }
   }
 
@@ -114,6 +134,7 @@ async function main(): Promise<number> {
     loadAverageAtEnd: loadAverage(),
     renewal,
     revocation,
+    socketFlood,
   };
   const markdown = renderMarkdown(report);
   const json = JSON.stringify(report, null, 2) + '\n';
