@@ -35,5 +35,11 @@ export function channelProblem(channel: unknown): string | null {
   const problem = literalNameProblem(channel);
   if (problem !== null) return `channel name ${problem}`;
   if ((channel as string).startsWith(RESERVED_CHANNEL_PREFIX)) return 'channels starting with # are reserved';
+  // SocketCluster and its broker keep subscriptions in plain objects keyed by channel name: a
+  // subscribe to "__proto__" stored the socket on Object.prototype for the whole worker, and
+  // one to "constructor" or "toString" could never be unsubscribed or kicked.
+  if (Object.hasOwn(Object.prototype, channel as string)) {
+    return `channel name "${channel as string}" is reserved: every JavaScript object has a property of that name`;
+  }
   return null;
 }

@@ -4,6 +4,7 @@ import { LEAD_MS, type RenewalStallResult } from './renewal/stall.ts';
 import type { StormResult } from './reconnect-storm/storm.ts';
 import type { RevocationResult } from './revocation/propagation.ts';
 import type { LoginFloodResult } from './login-flood/flood.ts';
+import type { SocketFloodResult } from './socket-flood/flood.ts';
 
 /** Everything one `npm run bench` produced; written as JSON next to the markdown summary. */
 export interface BenchReport {
@@ -16,6 +17,7 @@ export interface BenchReport {
   readonly revocation: RevocationResult | { readonly error: string } | null;
   readonly loginFlood?: LoginFloodResult | { readonly error: string } | null;
   readonly storm: StormResult | { readonly error: string } | null;
+  readonly socketFlood?: SocketFloodResult | { readonly error: string } | null;
 }
 
 const cell = (value: number | null | undefined): string =>
@@ -263,6 +265,67 @@ function stormSection(result: BenchReport['storm']): string[] {
   return lines;
 }
 
+function socketFloodSection(result: BenchReport['socketFlood']): string[] {
+  const lines = ['## 5. Socket flood', ''];
+  if (result === null || result === undefined) return [...lines, 'Not run.'];
+  if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
+  const { options } = result;
+  const limit = (n: number) => (n >= 1_000_000 ? `${n} (in effect none)` : String(n));
+  lines.push(
+    `One worker in the bench process (SQLite); ${options.sockets} authenticated sockets from one address (a forked ` +
+      `process, raw SocketCluster frames) publish with a cid as fast as the worker answers, at most ` +
+      `${options.window} unanswered each, for ${options.floodMs / 1000} s. A control client (another process) ` +
+      `publishes to its own channel and times each delivery, one after another with ${options.gapMs} ms between ` +
+      `them: ${options.baselineMs / 1000} s alone, then during the flood. Round trips in ms:`,
+    '',
+    ...table(
+      ['SOCKET_RATE_LIMIT, control', 'min', 'p50', 'p90', 'p99', 'max', 'n'],
+      result.runs.flatMap((run) => [
+        summaryRow(`${limit(run.socketRateLimit)}: alone`, run.idle),
+        summaryRow(`${limit(run.socketRateLimit)}: during the flood`, run.duringFlood),
+        summaryRow(`${limit(run.socketRateLimit)}: first 5 s of the flood`, run.firstFiveSeconds),
+      ]),
+    ),
+    '',
+    ...table(
+      [
+        'SOCKET_RATE_LIMIT',
+        'flood publishes sent',
+        'accepted',
+        'refused (RateLimitError)',
+        'other errors',
+        'unanswered',
+        'socket closes',
+        '4129 after (ms)',
+        'worker loop busy',
+        'worker CPU ms/s',
+        'control timeouts',
+      ],
+      result.runs.map((run) => [
+        limit(run.socketRateLimit),
+        String(run.flood.sent),
+        String(run.flood.accepted),
+        String(run.flood.rateLimited),
+        String(run.flood.otherErrors),
+        String(run.flood.unanswered),
+        Object.entries(run.flood.closes)
+          .map(([code, n]) => `${n} x ${code}`)
+          .join(', '),
+        run.flood.closedAfterMs.join(', ') || '-',
+        `${Math.round(run.workerLoopBusy * 100)} %`,
+        String(run.workerCpuMsPerSecond),
+        String(run.timeouts),
+      ]),
+    ),
+    '',
+    ...logLines(
+      'Worker warnings/errors',
+      Object.fromEntries(result.runs.flatMap((run) => Object.entries(run.workerLog))),
+    ),
+  );
+  return lines;
+}
+
 /** The short markdown summary of a run. */
 export function renderMarkdown(report: BenchReport): string {
   const { machine } = report;
@@ -283,6 +346,8 @@ export function renderMarkdown(report: BenchReport): string {
     ...stormSection(report.storm),
     '',
     ...loginFloodSection(report.loginFlood),
+    '',
+    ...socketFloodSection(report.socketFlood),
     '',
   ].join('\n');
 }

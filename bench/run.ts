@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
- * latest.{json,md}). Options: --only renewal|revocation|login-flood|storm, --sockets N, --waves N,
- * --rounds N, --cli-rounds N, --workers N, --brokers N, --storm-sockets N, --storm-rounds N.
+ * latest.{json,md}). Options: --only renewal|revocation|login-flood|storm|socket-flood, --sockets N,
+ * --waves N, --rounds N, --cli-rounds N, --workers N, --brokers N, --storm-sockets N, --storm-rounds N,
+ * --flood-sockets N, --flood-seconds N.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { RENEWAL_DEFAULTS, runRenewalStall } from './renewal/stall.ts';
 import { REVOCATION_DEFAULTS, runRevocationPropagation } from './revocation/propagation.ts';
 import { LOGIN_FLOOD_DEFAULTS, runLoginFlood } from './login-flood/flood.ts';
 import { STORM_DEFAULTS, runReconnectStorm } from './reconnect-storm/storm.ts';
+import { runSocketFlood, SOCKET_FLOOD_DEFAULTS } from './socket-flood/flood.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -31,6 +33,8 @@ const { values } = parseArgs({
     brokers: { type: 'string' },
     'storm-sockets': { type: 'string' },
     'storm-rounds': { type: 'string' },
+    'flood-sockets': { type: 'string' },
+    'flood-seconds': { type: 'string' },
   },
 });
 
@@ -41,7 +45,7 @@ function count(name: string, raw: string | undefined, fallback: number): number 
   return value;
 }
 
-const SCENARIOS = ['renewal', 'revocation', 'login-flood', 'storm'] as const;
+const SCENARIOS = ['renewal', 'revocation', 'login-flood', 'storm', 'socket-flood'] as const;
 const only = values.only;
 if (only !== undefined && !(SCENARIOS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${SCENARIOS.join(', ')}`);
@@ -58,6 +62,11 @@ const revocationOptions = {
   cliRounds: count('cli-rounds', values['cli-rounds'], REVOCATION_DEFAULTS.cliRounds),
   workers: count('workers', values.workers, REVOCATION_DEFAULTS.workers),
   brokers: count('brokers', values.brokers, REVOCATION_DEFAULTS.brokers),
+};
+const floodOptions = {
+  ...SOCKET_FLOOD_DEFAULTS,
+  sockets: count('flood-sockets', values['flood-sockets'], SOCKET_FLOOD_DEFAULTS.sockets),
+  floodMs: count('flood-seconds', values['flood-seconds'], SOCKET_FLOOD_DEFAULTS.floodMs / 1000) * 1000,
 };
 
 const stormOptions = {
@@ -141,6 +150,17 @@ async function main(): Promise<number> {
     }
   }
 
+  let socketFlood: BenchReport['socketFlood'] = null;
+  if (runs('socket-flood')) {
+    try {
+      socketFlood = await runSocketFlood(floodOptions, log('socket-flood'));
+    } catch (error) {
+      failed = true;
+      socketFlood = { error: message(error) };
+      log('socket-flood')(`failed: ${message(error)}`);
+    }
+  }
+
   const report: BenchReport = {
     machine,
     gitCommit: gitCommit(),
@@ -150,6 +170,7 @@ async function main(): Promise<number> {
     revocation,
     loginFlood,
     storm,
+    socketFlood,
   };
   const markdown = renderMarkdown(report);
   const json = JSON.stringify(report, null, 2) + '\n';

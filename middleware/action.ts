@@ -23,6 +23,8 @@ export interface MiddlewareAction {
   readonly receiver?: string;
   readonly authToken?: unknown;
   readonly signedAuthToken?: string;
+  /** The raw frame (a string, or a Buffer for a binary frame) of an INBOUND_RAW `message` action. */
+  readonly data?: unknown;
   /** Set by SC when it found the socket's token expired while handling this very action. */
   readonly authTokenExpiredError?: Error;
   allow(): void;

@@ -39,6 +39,12 @@ export function installMiddleware(
   options: {
     inbound: InboundAuthorizers;
     handshake: Authorizer;
+    /** Runs on every INBOUND action before its authorizer (the socket rate limit). */
+    limit?: Authorizer;
+    /** Sees every raw frame before SocketCluster parses it (INBOUND_RAW); throwing drops it. */
+    raw?: Authorizer;
+    /** Sees the HTTP upgrade request (HANDSHAKE_WS), before the WebSocket exists. */
+    upgrade?: Authorizer;
     onError: (error: unknown) => void;
     /** Sees every action that carries client intent (publish, subscribe, invoke, transmit). */
     onActivity?: (action: MiddlewareAction) => void;
@@ -57,6 +63,15 @@ export function installMiddleware(
   ) => {
     for await (const action of stream) decide(action, pick(action), options.onError);
   };
+  const limit = options.limit;
+  if (limit !== undefined) {
+    for (const [type, authorize] of Object.entries(byType) as Array<[MiddlewareAction['type'], Authorizer]>) {
+      byType[type] = (action) => {
+        limit(action);
+        authorize(action);
+      };
+    }
+  }
   const intent = new Set<MiddlewareAction['type']>(['publishIn', 'subscribe', 'invoke', 'transmit']);
   agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND, (stream) => {
     void consume(stream as unknown as ActionStream, (action) => {
@@ -66,7 +81,13 @@ export function installMiddleware(
   });
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
     void consume(stream as unknown as ActionStream, (action) =>
-      action.type === 'handshakeSC' ? options.handshake : undefined,
+      action.type === 'handshakeSC' ? options.handshake : options.upgrade,
     );
   });
+  const raw = options.raw;
+  if (raw !== undefined) {
+    agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND_RAW, (stream) => {
+      void consume(stream as unknown as ActionStream, () => raw);
+    });
+  }
 }

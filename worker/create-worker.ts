@@ -22,6 +22,10 @@ import { createOriginGuard } from '../middleware/origin-guard.ts';
 import { createPublishAuthorizer } from '../middleware/publish-authorizer.ts';
 import { createSubscribeAuthorizer } from '../middleware/subscribe-authorizer.ts';
 import { createTokenAuthenticator } from '../middleware/token-authenticator.ts';
+import { createConnectionLimiter } from '../middleware/connection-limiter.ts';
+import { createSocketRateLimiter } from '../middleware/socket-rate-limiter.ts';
+import { createHandshakeGuard } from '../middleware/handshake-guard.ts';
+import { UnauthenticatedTimeout } from '../sockets/unauthenticated-timeout.ts';
 import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
 import {
   createProcedures,
@@ -56,6 +60,8 @@ export interface WardenWorker {
   readonly revocations: RevocationList;
   readonly registry: SocketRegistry;
   readonly lifecycle: AuthLifecycle;
+  /** Closes sockets that stay unauthenticated (UNAUTHENTICATED_TIMEOUT). */
+  readonly unauthenticated: UnauthenticatedTimeout;
   readonly control: ClusterControl;
   readonly feed: EventFeed;
   readonly port: number;
@@ -184,6 +190,9 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
       return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
     },
   });
+  const connectionLimiter = createConnectionLimiter({ max: config.maxConnectionsPerAddress, clientAddress });
+  const unauthenticated = new UnauthenticatedTimeout({ timeout: config.unauthenticatedTimeout, now });
+  unauthenticated.attach(agServer);
   installMiddleware(agServer, {
     inbound: {
       authenticate: createTokenAuthenticator({ acceptor }),
@@ -197,7 +206,11 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     },
     handshake: (action) => {
       if (action.request !== undefined) originGuard(action.request);
+      connectionLimiter.admitHandshake(action);
     },
+    upgrade: connectionLimiter.countUpgrade,
+    raw: createHandshakeGuard(),
+    limit: createSocketRateLimiter({ rate: config.socketRateLimit, now }),
     onError: (error) => log.error('middleware failed', { error }),
     onActivity: (action) => {
       if (action.socket !== undefined) lifecycle.touch(action.socket);
@@ -251,6 +264,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     clearInterval(purger);
     await control.stop();
     lifecycle.stop();
+    unauthenticated.stop();
     bus.stop();
     for (const socket of Object.values(agServer.clients)) socket.disconnect(code, 'worker draining');
     await agServer.close();
@@ -270,6 +284,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     revocations,
     registry,
     lifecycle,
+    unauthenticated,
     control,
     feed,
     port,

@@ -119,6 +119,8 @@ export async function runRenewalStall(
         DATABASE_URL: `sqlite:${join(dir, 'bench.db')}`,
         PASSWORD_HASH_COST: '14',
         LOG_LEVEL: 'error',
+        // Every socket comes from the one client process on loopback.
+        MAX_CONNECTIONS_PER_ADDRESS: String(options.sockets + 100),
       },
       { authKey: randomBytes(32).toString('hex'), sccAuthKey: randomBytes(32).toString('hex') },
     );
