@@ -112,7 +112,7 @@ const cases: HostileCase[] = [
       ),
   },
   {
-    // fixed by the lead's http/ change: today a body that is not gzip answers 500
+    // body-parser's own 4xx errors are the client's fault: never a 500 (http/errors.ts)
     name: 'login with content-encoding gzip over a body that is not gzip gets 400 BadRequestError',
     run: async (h) =>
       answered(
@@ -311,7 +311,7 @@ const cases: HostileCase[] = [
     run: async (h) => answered(await login(h, '{}', { ...json, origin: 'null' }), 403, 'OriginError'),
   },
   {
-    // fixed by the PUBLIC_URL / Origin work: today the Host header decides what "own origin" is
+    // The own origin comes from configuration, never from the Host header (DNS rebinding)
     name: 'a foreign Origin with a matching Host header still gets 403 OriginError',
     run: async (h) =>
       answered(

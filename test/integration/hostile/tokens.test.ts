@@ -81,7 +81,7 @@ const badTokens: BadToken[] = [
     make: (f) => handSigned(HS256, { ...f.claims, nbf: f.now + 60 }, f.key),
     error: 'AuthTokenInvalidError',
   },
-  // fixed by the crit check in auth/tokens.ts
+  // RFC 7515 4.1.11: an unknown critical extension must be refused
   {
     what: 'a crit header naming an unknown extension',
     make: (f) =>
