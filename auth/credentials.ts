@@ -1,13 +1,18 @@
+import { createHash } from 'node:crypto';
 import { WardenError } from '../errors/catalogue.ts';
-import type { User } from '../store/types.ts';
+import type { Permissions, User } from '../store/types.ts';
+import type { OidcIdentity, OidcVerifier } from './oidc-verifier.ts';
+import { fillPlaceholders } from './patterns.ts';
 import { checkPassword, parseCredentials, type PasswordCheckDeps } from './login.ts';
 import { Revocations, type Revocation, type RevocationList } from './revocations.ts';
-import type { TokenClaims, TokenService } from './tokens.ts';
+import { newId, TOKEN_ALGORITHM, type TokenClaims, type TokenService } from './tokens.ts';
 
 /** Something a client presents to prove who it is. New kinds add a member and a verifier. */
 export type Credential =
   | { readonly kind: 'password'; readonly input: unknown }
-  | { readonly kind: 'token'; readonly token: unknown };
+  | { readonly kind: 'token'; readonly token: unknown }
+  /** An OpenID provider's access token (OIDC_ISSUER), exchanged for a Warden session. */
+  | { readonly kind: 'access-token'; readonly token: unknown };
 
 export type CredentialKind = Credential['kind'];
 
@@ -21,7 +26,14 @@ export type Identity =
   /** A login: a new session starts; `asOf` (ms) is when the user's state was last read. */
   | { readonly kind: 'login'; readonly via: CredentialKind; readonly user: User; readonly asOf: number }
   /** A token of a session that is still in force. */
-  | { readonly kind: 'session'; readonly via: CredentialKind; readonly claims: TokenClaims };
+  | { readonly kind: 'session'; readonly via: CredentialKind; readonly claims: TokenClaims }
+  /** An identity an OpenID provider vouches for: a new session starts, with its roles' patterns. */
+  | {
+      readonly kind: 'external';
+      readonly via: CredentialKind;
+      readonly identity: OidcIdentity;
+      readonly permissions: Permissions;
+    };
 
 /** One verifier per credential kind, each turning its credential into an Identity or a named error. */
 type Verifiers = {
@@ -42,8 +54,61 @@ export interface CredentialAcceptorOptions {
   /** Revokes cluster-wide (ClusterControl.revoke): used when a replaced token is reused. */
   readonly revoke: (revocation: Revocation) => Promise<void>;
   readonly onRevokeFailed?: (error: unknown) => void;
+  /** The OpenID provider's access-token verifier; null when OIDC_ISSUER is not set. */
+  readonly oidc?: OidcVerifier | null;
+  /** The union of these roles' patterns (the store's roles). */
+  readonly rolePermissions: (roles: readonly string[]) => Promise<Permissions>;
   readonly now?: () => number;
 }
+
+/**
+ * The Warden session id of an IdP session: derived, so that a back-channel logout naming the IdP's
+ * `sid` reaches every Warden session and socket bound to it, on every worker, with no lookup.
+ */
+export function idpSessionId(issuer: string, sid: string): string {
+  return `idp.${createHash('sha256').update(`${issuer}\n${sid}`).digest('base64url').slice(0, 32)}`;
+}
+
+/**
+ * The claims of a socket authenticated with an IdP access token itself: valid until the token's
+ * `exp`, never renewed (`direct`), keyed by a digest of the token (no `jti` is required of IdPs).
+ */
+function directClaims(identity: OidcIdentity, permissions: Permissions, token: string): TokenClaims {
+  const digest = `idp.${createHash('sha256').update(token).digest('base64url').slice(0, 32)}`;
+  const values = { username: identity.username, sub: identity.sub, tenant: null };
+  return Object.freeze({
+    sub: identity.sub,
+    username: identity.username,
+    roles: Object.freeze([...identity.roles]),
+    publish: Object.freeze(fillPlaceholders(permissions.publish, values)),
+    subscribe: Object.freeze(fillPlaceholders(permissions.subscribe, values)),
+    invoke: Object.freeze(fillPlaceholders(permissions.invoke, values)),
+    jti: digest,
+    iat: identity.iat,
+    exp: identity.exp,
+    sid: identity.sid === undefined ? digest : idpSessionId(identity.issuer, identity.sid),
+    auth_time: identity.iat,
+    idp: identity.issuer,
+    direct: true,
+  });
+}
+
+/** An IdP token is signed with the IdP's asymmetric key; Warden's own are always HS256. */
+function isIdpToken(token: unknown): token is string {
+  if (typeof token !== 'string') return false;
+  try {
+    const header = JSON.parse(
+      Buffer.from(token.split('.')[0] ?? '', 'base64url').toString('utf8'),
+    ) as unknown;
+    return (
+      typeof header === 'object' && header !== null && (header as { alg?: unknown }).alg !== TOKEN_ALGORITHM
+    );
+  } catch {
+    return false;
+  }
+}
+
+const EMPTY_PERMISSIONS: Permissions = Object.freeze({ publish: [], subscribe: [], invoke: [] });
 
 /** Why a session may not go on at `nowSeconds` because of its age, or null. */
 export function sessionAgeProblem(
@@ -90,6 +155,13 @@ export class CredentialAcceptor {
         via: 'token',
         claims: this.admit(this.verifyToken(credential.token)),
       }),
+      'access-token': async (credential) => {
+        const identity = await this.oidc().verify(credential.token);
+        // Refused while its IdP session is logged out (back-channel logout) or its user revoked.
+        this.admit(directClaims(identity, EMPTY_PERMISSIONS, credential.token as string));
+        const permissions = await options.rolePermissions(identity.roles);
+        return { kind: 'external', via: 'access-token', identity, permissions };
+      },
     };
   }
 
@@ -99,9 +171,27 @@ export class CredentialAcceptor {
     return verify(credential, context);
   }
 
-  /** Signature, pinned algorithm and claim shapes of a Warden token (the SC auth engine's half). */
+  /** Signature, pinned algorithm and claim shapes of a Warden token. */
   verifyToken(token: unknown): TokenClaims {
     return this.options.tokens.verify(token);
+  }
+
+  /**
+   * The SC auth engine's half for a socket's token: a Warden token, or (with OIDC on) an IdP
+   * access token, whose claims are then the patterns of its roles until its `exp`.
+   */
+  async verifySocketToken(token: unknown): Promise<TokenClaims> {
+    if (this.options.oidc == null || !isIdpToken(token)) return this.verifyToken(token);
+    const identity = await this.options.oidc.verify(token);
+    return directClaims(identity, await this.options.rolePermissions(identity.roles), token);
+  }
+
+  private oidc(): OidcVerifier {
+    if (this.options.oidc == null)
+      throw new WardenError('LoginError', 'this server does not accept OpenID Connect access tokens', {
+        details: { reason: 'oidc-off' },
+      });
+    return this.options.oidc;
   }
 
   /**
@@ -125,9 +215,18 @@ export class CredentialAcceptor {
     );
   }
 
-  /** Signs the first token of the session that a login identity starts. */
-  issue(identity: Extract<Identity, { kind: 'login' }>): { token: string; claims: TokenClaims } {
-    return this.options.tokens.issue(identity.user, undefined, identity.asOf);
+  /** Signs the first token of the session that a login (or an exchanged IdP identity) starts. */
+  issue(identity: Extract<Identity, { kind: 'login' | 'external' }>): { token: string; claims: TokenClaims } {
+    const { tokens } = this.options;
+    if (identity.kind === 'login') return tokens.issue(identity.user, undefined, identity.asOf);
+    const { issuer, sid, sub, username, roles } = identity.identity;
+    const authTime = Math.floor(this.now() / 1000);
+    const claims = tokens.claimsForExternal({ idp: issuer, sub, username, roles }, identity.permissions, {
+      sid: sid === undefined ? newId() : idpSessionId(issuer, sid),
+      authTime,
+      notAfter: authTime + this.options.sessionMaxAge,
+    });
+    return { token: tokens.sign(claims), claims };
   }
 
   private revokeSession(claims: TokenClaims): void {

@@ -20,7 +20,7 @@ export function createScAuthEngine(acceptor: CredentialAcceptor, tokens: TokenSe
   return {
     async verifyToken(signedToken) {
       try {
-        return acceptor.verifyToken(signedToken);
+        return await acceptor.verifySocketToken(signedToken);
       } catch (error) {
         const expired = error instanceof WardenError && error.name === 'AuthTokenExpiredError';
         const renamed = new Error(error instanceof Error ? error.message : 'the auth token is invalid');

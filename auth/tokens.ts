@@ -1,7 +1,7 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { WardenError } from '../errors/catalogue.ts';
-import type { User } from '../store/types.ts';
+import type { Permissions, User } from '../store/types.ts';
 import { fillPlaceholders } from './patterns.ts';
 
 /** The claims of every Warden token (shared/CONTRACT.md, "Token claims"), plus the session ones. */
@@ -20,6 +20,25 @@ export interface TokenClaims {
   readonly sid: string;
   /** When the session's login happened (epoch s), as in OpenID Connect. */
   readonly auth_time: number;
+  /**
+   * The issuer of an OpenID provider whose identity this session is (not a local user): set on a
+   * Warden token exchanged for an IdP access token, and on the claims of a socket authenticated
+   * with the access token itself. Renewal re-reads the roles' patterns, not a user row.
+   */
+  readonly idp?: string;
+  /**
+   * Only in memory, never signed: the socket authenticated with the IdP's access token itself,
+   * which Warden does not renew (the client re-authenticates with a fresh one before `exp`).
+   */
+  readonly direct?: true;
+}
+
+/** Who an external identity is, as its claims name it (an IdP's `sub`, username and roles). */
+export interface ExternalSubject {
+  readonly idp: string;
+  readonly sub: string;
+  readonly username: string;
+  readonly roles: readonly string[];
 }
 
 export interface Session {
@@ -96,8 +115,37 @@ export class TokenService {
     };
   }
 
+  /**
+   * The claims of a new Warden token for an external identity (an IdP's user): its own `sub` and
+   * username, the patterns of its roles (placeholders filled in), and `idp` naming the issuer.
+   */
+  claimsForExternal(
+    subject: ExternalSubject,
+    permissions: Permissions,
+    session?: Session,
+    asOf: number = this.now(),
+  ): TokenClaims {
+    const iat = Math.floor(asOf / 1000);
+    const values = { username: subject.username, sub: subject.sub, tenant: null };
+    return {
+      sub: subject.sub,
+      username: subject.username,
+      roles: [...subject.roles],
+      publish: fillPlaceholders(permissions.publish, values),
+      subscribe: fillPlaceholders(permissions.subscribe, values),
+      invoke: fillPlaceholders(permissions.invoke, values),
+      jti: newId(),
+      iat,
+      exp: Math.min(iat + this.ttl, session?.notAfter ?? Infinity),
+      sid: session?.sid ?? newId(),
+      auth_time: session?.authTime ?? iat,
+      idp: subject.idp,
+    };
+  }
+
   sign(claims: TokenClaims): string {
-    return jwt.sign({ ...claims }, this.key, { algorithm: TOKEN_ALGORITHM });
+    const { direct: _direct, ...signed } = claims;
+    return jwt.sign(signed, this.key, { algorithm: TOKEN_ALGORITHM });
   }
 
   /** Signs an untrusted payload (SocketCluster's setAuthToken) after checking it has Warden's claims. */
@@ -193,6 +241,7 @@ function readClaims(payload: unknown): TokenClaims {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload))
     throw invalid('payload is not an object');
   const tenant = str(payload, 'tenant', true);
+  const idp = str(payload, 'idp', true);
   return Object.freeze({
     sub: str(payload, 'sub') as string,
     username: str(payload, 'username') as string,
@@ -206,5 +255,6 @@ function readClaims(payload: unknown): TokenClaims {
     exp: int(payload, 'exp'),
     sid: str(payload, 'sid') as string,
     auth_time: int(payload, 'auth_time'),
+    ...(idp === undefined ? {} : { idp }),
   });
 }

@@ -56,6 +56,8 @@ export interface Config {
   readonly sccBindHost: string;
   /** Shortest password the CLI accepts. */
   readonly passwordMinLength: number;
+  /** OpenID Connect (OIDC_*): null unless OIDC_ISSUER is set. */
+  readonly oidc: OidcConfig | null;
   readonly sccStateServerHost: string;
   readonly sccStateServerPort: number;
   readonly sccBrokerServerPort: number;
@@ -69,6 +71,30 @@ export interface Config {
   readonly passwordHashCost: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
 }
+
+export interface OidcConfig {
+  readonly issuer: string;
+  readonly audiences: readonly string[];
+  readonly jwksUri: string | null;
+  readonly algorithms: readonly string[];
+  readonly usernameClaim: string;
+  readonly rolesClaim: string;
+  readonly clockTolerance: number;
+}
+
+/** Asymmetric JWS algorithms only: an IdP's public key must never serve as an HMAC secret. */
+const OIDC_ALGORITHMS = new Set([
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+]);
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -128,6 +154,13 @@ const schema = z.object({
   UNAUTHENTICATED_TIMEOUT: seconds.default(30),
   SCC_BIND_HOST: z.string().trim().min(1).optional(),
   PASSWORD_MIN_LENGTH: intIn(1, 1024).default(10),
+  OIDC_ISSUER: z.string().trim().optional(),
+  OIDC_AUDIENCE: z.string().trim().optional(),
+  OIDC_JWKS_URI: z.string().trim().optional(),
+  OIDC_ALGORITHMS: z.string().trim().default('RS256,PS256,ES256'),
+  OIDC_USERNAME_CLAIM: z.string().trim().min(1).default('preferred_username'),
+  OIDC_ROLES_CLAIM: z.string().trim().min(1).default('realm_access.roles'),
+  OIDC_CLOCK_TOLERANCE: intIn(0, 600).default(30),
   SCC_STATE_SERVER_HOST: z.string().trim().min(1).default('127.0.0.1'),
   SCC_STATE_SERVER_PORT: port.default(7777),
   SCC_BROKER_SERVER_PORT: port.default(8888),
@@ -195,6 +228,60 @@ function parsePublicUrl(raw: string | undefined): string | null {
     throw new ConfigError('PUBLIC_URL', `"${raw}" must be an http:// or https:// URL`);
   }
   return url.origin;
+}
+
+function httpsOrLocalUrl(variable: string, raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, `"${raw}" is not a URL`);
+  }
+  const local = url.hostname === 'localhost' || url.hostname === '127.0.0.1' || url.hostname === '[::1]';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && local)) {
+    throw new ConfigError(variable, `"${raw}" must be https:// (plain http only on localhost)`);
+  }
+  return raw.replace(/\/$/, '');
+}
+
+interface OidcEnv {
+  OIDC_ISSUER?: string | undefined;
+  OIDC_AUDIENCE?: string | undefined;
+  OIDC_JWKS_URI?: string | undefined;
+  OIDC_ALGORITHMS: string;
+  OIDC_USERNAME_CLAIM: string;
+  OIDC_ROLES_CLAIM: string;
+  OIDC_CLOCK_TOLERANCE: number;
+}
+
+function parseOidc(v: OidcEnv): OidcConfig | null {
+  if (v.OIDC_ISSUER === undefined) return null;
+  const issuer = httpsOrLocalUrl('OIDC_ISSUER', v.OIDC_ISSUER);
+  const audiences = (v.OIDC_AUDIENCE ?? '')
+    .split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  if (audiences.length === 0) throw new ConfigError('OIDC_AUDIENCE', 'is required with OIDC_ISSUER');
+  const algorithms = v.OIDC_ALGORITHMS.split(',')
+    .map((a) => a.trim())
+    .filter((a) => a !== '');
+  for (const algorithm of algorithms) {
+    if (!OIDC_ALGORITHMS.has(algorithm))
+      throw new ConfigError(
+        'OIDC_ALGORITHMS',
+        `"${algorithm}" is not an asymmetric JWS algorithm (HMAC and none are never accepted)`,
+      );
+  }
+  if (algorithms.length === 0) throw new ConfigError('OIDC_ALGORITHMS', 'must name at least one algorithm');
+  return Object.freeze({
+    issuer,
+    audiences: Object.freeze(audiences),
+    jwksUri: v.OIDC_JWKS_URI === undefined ? null : httpsOrLocalUrl('OIDC_JWKS_URI', v.OIDC_JWKS_URI),
+    algorithms: Object.freeze(algorithms),
+    usernameClaim: v.OIDC_USERNAME_CLAIM,
+    rolesClaim: v.OIDC_ROLES_CLAIM,
+    clockTolerance: v.OIDC_CLOCK_TOLERANCE,
+  });
 }
 
 function checkKey(variable: string, key: string): void {
@@ -272,6 +359,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
     unauthenticatedTimeout: v.UNAUTHENTICATED_TIMEOUT,
     sccBindHost: v.SCC_BIND_HOST ?? v.HOST,
     passwordMinLength: v.PASSWORD_MIN_LENGTH,
+    oidc: parseOidc(v),
     sccStateServerHost: v.SCC_STATE_SERVER_HOST,
     sccStateServerPort: v.SCC_STATE_SERVER_PORT,
     sccBrokerServerPort: v.SCC_BROKER_SERVER_PORT,

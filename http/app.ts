@@ -3,7 +3,10 @@ import helmet from 'helmet';
 import type { IncomingMessage } from 'node:http';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Logger } from '../log/logger.ts';
+import type { ReplayCache } from '../auth/oidc-logout.ts';
+import type { OidcVerifier } from '../auth/oidc-verifier.ts';
 import { createAuthRoutes, type AuthRouteDeps } from './auth-routes.ts';
+import { createOidcRoutes } from './oidc-routes.ts';
 import { createErrorResponder, notFound } from './errors.ts';
 import { createHealthRoutes, type HealthDeps } from './health-routes.ts';
 import { createDemoRoutes } from './demo-routes.ts';
@@ -12,6 +15,13 @@ export interface HttpAppDeps extends AuthRouteDeps, HealthDeps {
   readonly log: Logger;
   readonly originGuard: (request: IncomingMessage) => void;
   readonly allowedOrigins: readonly string[] | null;
+  /** OpenID Connect's routes (exchange, back-channel logout); null when OIDC_ISSUER is not set. */
+  readonly oidc: {
+    readonly verifier: OidcVerifier;
+    readonly replays: ReplayCache;
+    readonly sessionMaxAge: number;
+    readonly now: () => number;
+  } | null;
   /** Largest JSON body accepted, bytes. */
   readonly bodyLimit?: number;
 }
@@ -100,6 +110,21 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     next();
   });
   app.use('/auth', createAuthRoutes(deps));
+  if (deps.oidc !== null) {
+    app.use(
+      '/auth',
+      createOidcRoutes({
+        acceptor: deps.acceptor,
+        oidc: deps.oidc.verifier,
+        replays: deps.oidc.replays,
+        revoke: deps.revoke,
+        clientAddress: deps.clientAddress,
+        sessionMaxAge: deps.oidc.sessionMaxAge,
+        now: deps.oidc.now,
+        log: deps.log,
+      }),
+    );
+  }
   app.use(createDemoRoutes());
   app.use(notFound);
   app.use(createErrorResponder(deps.log));

@@ -6,7 +6,7 @@ import { sessionAgeProblem } from '../auth/credentials.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { DeadlineScheduler } from '../lifecycle/deadline-scheduler.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Store } from '../store/types.ts';
+import type { Permissions, Store } from '../store/types.ts';
 import { claimsOf, isOpen, type WardenSocket } from './socket-facade.ts';
 import type { SocketRegistry } from './socket-registry.ts';
 
@@ -28,6 +28,8 @@ export interface AuthLifecycleOptions {
   /** Seconds without client activity after which a socket is not renewed; null: no limit. */
   readonly sessionIdleTimeout: number | null;
   readonly log: Logger;
+  /** The union of these roles' patterns: what an external identity's renewed token allows. */
+  readonly rolePermissions?: (roles: readonly string[]) => Promise<Permissions>;
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -122,7 +124,8 @@ export class AuthLifecycle {
   /** Reissues one socket's token with claims re-read from the store. */
   async renew(socket: WardenSocket): Promise<void> {
     const old = this.options.registry.claims(socket);
-    if (old === undefined || this.renewing.has(socket)) return;
+    // An IdP's own access token is never renewed here: the client brings a fresh one.
+    if (old === undefined || old.direct === true || this.renewing.has(socket)) return;
     this.renewing.add(socket);
     try {
       await this.reissue(socket, old);
@@ -140,6 +143,10 @@ export class AuthLifecycle {
     const ended = this.sessionProblem(socket, old, nowSeconds);
     if (ended !== null) {
       this.endAuthentication(socket, ended);
+      return;
+    }
+    if (old.idp !== undefined) {
+      await this.reissueExternal(socket, old, nowSeconds);
       return;
     }
     let user;
@@ -168,6 +175,33 @@ export class AuthLifecycle {
     await socket.setAuthToken(claims as never);
     // The replaced token is revoked; `value` records when, for reuse detection. Not awaited: the
     // socket's renewal is complete once it holds the new token.
+    void this.options
+      .revoke(Revocations.replaced(old, nowSeconds))
+      .catch((error: unknown) =>
+        this.options.log.warn('replaced token revoked on the live cluster only', { error }),
+      );
+  }
+
+  /**
+   * Renews a session exchanged for an IdP identity: there is no user row; its roles' patterns are
+   * re-read from the store. The IdP ends it with a back-channel logout.
+   */
+  private async reissueExternal(socket: WardenSocket, old: TokenClaims, nowSeconds: number): Promise<void> {
+    let permissions: Permissions;
+    try {
+      permissions = (await this.options.rolePermissions?.(old.roles)) ?? old;
+    } catch (error) {
+      this.options.log.warn('renewal postponed: store unavailable', { error });
+      this.scheduler.schedule(socket, Math.min(old.exp * 1000, this.now() + RETRY_AFTER_STORE_FAILURE_MS));
+      return;
+    }
+    if (!isOpen(socket) || this.options.registry.claims(socket) !== old) return;
+    const claims = this.options.tokens.claimsForExternal(
+      { idp: old.idp as string, sub: old.sub, username: old.username, roles: old.roles },
+      permissions,
+      { sid: old.sid, authTime: old.auth_time, notAfter: old.auth_time + this.options.sessionMaxAge },
+    );
+    await socket.setAuthToken(claims as never);
     void this.options
       .revoke(Revocations.replaced(old, nowSeconds))
       .catch((error: unknown) =>
@@ -222,6 +256,7 @@ export class AuthLifecycle {
    * 5 min) so that sockets authenticated in the same second do not all renew in the same tick.
    */
   private deadline(claims: TokenClaims): number {
+    if (claims.direct === true) return claims.exp * 1000;
     const interval = this.options.renewInterval * 1000;
     const jitter = this.random() * Math.min(interval / 10, 300_000);
     return Math.min(claims.iat * 1000 + interval - jitter, claims.exp * 1000);

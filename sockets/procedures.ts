@@ -15,6 +15,12 @@ export interface ProcedureDeps {
   readonly clientAddress: SocketAddressOf;
 }
 
+/** The `accessToken` of a login request, if it is one. */
+function loginAccessToken(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null || !Object.hasOwn(data, 'accessToken')) return undefined;
+  return (data as { accessToken: unknown }).accessToken;
+}
+
 /** Procedures an unauthenticated socket may invoke. */
 export const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set(['login']);
 /** Procedures every authenticated socket may invoke, whatever its `invoke` claims. */
@@ -31,12 +37,16 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
     [
       'login',
       async (socket, data) => {
+        // {accessToken}: an OpenID provider's access token, exchanged for a Warden session.
+        const accessToken = loginAccessToken(data);
         const identity = await deps.acceptor.accept(
-          { kind: 'password', input: data },
+          accessToken === undefined
+            ? { kind: 'password', input: data }
+            : { kind: 'access-token', token: accessToken },
           { clientAddress: deps.clientAddress(socket) },
         );
-        if (identity.kind !== 'login')
-          throw new WardenError('LoginError', 'log in with a username and password');
+        if (identity.kind !== 'login' && identity.kind !== 'external')
+          throw new WardenError('LoginError', 'log in with a username and password or an access token');
         const { claims } = deps.acceptor.issue(identity);
         await socket.setAuthToken(claims as never);
         return { username: claims.username, expiresAt: claims.exp };

@@ -4,6 +4,9 @@ import { AGServer } from 'socketcluster-server';
 import type { Config } from '../config/index.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { CredentialAcceptor } from '../auth/credentials.ts';
+import { createMemoryReplayCache } from '../auth/oidc-logout.ts';
+import { createOidcVerifier } from '../auth/oidc-verifier.ts';
+import { createRolePermissions } from '../auth/role-permissions.ts';
 import { FairAdmission } from '../auth/fair-admission.ts';
 import { LoginThrottle } from '../auth/login-throttle.ts';
 import { RevocationList, type Revocation } from '../auth/revocations.ts';
@@ -114,7 +117,14 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const registry = new SocketRegistry();
 
   let revoke: (revocation: Revocation) => Promise<void> = async () => {};
+  const oidc =
+    config.oidc === null
+      ? null
+      : createOidcVerifier({ ...config.oidc, jwksUri: config.oidc.jwksUri ?? undefined, now });
+  const rolePermissions = createRolePermissions(store);
   const acceptor = new CredentialAcceptor({
+    oidc,
+    rolePermissions,
     tokens,
     revocations,
     password: { store, hasher, throttle, admission, now },
@@ -170,6 +180,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     reuseGrace: config.tokenReuseGrace,
     sessionMaxAge: config.sessionMaxAge,
     sessionIdleTimeout: config.sessionIdleTimeout,
+    rolePermissions,
     log,
     now,
   });
@@ -242,6 +253,15 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     allowedOrigins: config.allowedOrigins,
     brokerReady: options.brokerReady ?? (() => true),
     accepting: () => accepting,
+    oidc:
+      oidc === null
+        ? null
+        : {
+            verifier: oidc,
+            replays: createMemoryReplayCache({ now }),
+            sessionMaxAge: config.sessionMaxAge,
+            now,
+          },
   });
   httpServer.on('request', app);
 

@@ -103,6 +103,42 @@ describe('config', function () {
     }
   });
 
+  it('turns OpenID Connect on with OIDC_ISSUER, requiring an audience and asymmetric algorithms', function () {
+    assert.equal(parseConfig({}, secrets).oidc, null);
+    const config = parseConfig(
+      { OIDC_ISSUER: 'https://kc.example.com/realms/acme/', OIDC_AUDIENCE: 'warden-app, account' },
+      secrets,
+    );
+    assert.deepEqual(config.oidc, {
+      issuer: 'https://kc.example.com/realms/acme',
+      audiences: ['warden-app', 'account'],
+      jwksUri: null,
+      algorithms: ['RS256', 'PS256', 'ES256'],
+      usernameClaim: 'preferred_username',
+      rolesClaim: 'realm_access.roles',
+      clockTolerance: 30,
+    });
+    const issuer = { OIDC_ISSUER: 'https://kc.example.com/realms/acme' };
+    assert.equal(configError(issuer).variable, 'OIDC_AUDIENCE');
+    assert.equal(
+      configError({ ...issuer, OIDC_AUDIENCE: 'a', OIDC_ALGORITHMS: 'RS256,HS256' }).variable,
+      'OIDC_ALGORITHMS',
+    );
+    assert.equal(
+      configError({ ...issuer, OIDC_AUDIENCE: 'a', OIDC_ALGORITHMS: 'none' }).variable,
+      'OIDC_ALGORITHMS',
+    );
+    assert.equal(
+      configError({ OIDC_ISSUER: 'http://kc.example.com', OIDC_AUDIENCE: 'a' }).variable,
+      'OIDC_ISSUER',
+    );
+    assert.equal(
+      parseConfig({ OIDC_ISSUER: 'http://127.0.0.1:8080/realms/x', OIDC_AUDIENCE: 'a' }, secrets).oidc
+        ?.issuer,
+      'http://127.0.0.1:8080/realms/x',
+    );
+  });
+
   it('parses ALLOWED_ORIGINS into a list', function () {
     const config = parseConfig({ ALLOWED_ORIGINS: 'https://a.example, http://localhost:3000/' }, secrets);
     assert.deepEqual(config.allowedOrigins, ['https://a.example', 'http://localhost:3000']);
