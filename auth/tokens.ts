@@ -144,7 +144,13 @@ export class TokenService {
  * not look at `crit` at all.
  */
 function refuseCriticalHeader(token: string): void {
-  const header = jwt.decode(token, { complete: true })?.header as Record<string, unknown> | undefined;
+  let header: Record<string, unknown> | undefined;
+  try {
+    header = jwt.decode(token, { complete: true })?.header as Record<string, unknown> | undefined;
+  } catch (error) {
+    // A header or payload that is not JSON: jsonwebtoken's decode throws where verify would refuse.
+    throw new WardenError('AuthTokenInvalidError', 'the auth token is invalid', { cause: error });
+  }
   if (header !== undefined && Object.hasOwn(header, 'crit')) {
     throw new WardenError(
       'AuthTokenInvalidError',
