@@ -37,6 +37,23 @@ export type UserPatch = Partial<
   >
 >;
 
+/**
+ * A named set of patterns. A user's roles (and an IdP or gateway identity's) add their patterns to
+ * its claims: auth/role-permissions.ts.
+ */
+export interface Role extends Permissions {
+  /** As given to `warden role add`; matched exactly (case, spaces). */
+  readonly name: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface NewRole extends Permissions {
+  readonly name: string;
+}
+
+export type RolePatch = Partial<Permissions>;
+
 export type RevocationKind = 'token' | 'session' | 'user';
 
 /**
@@ -102,6 +119,19 @@ export interface Store {
   countUsers(): Promise<number>;
   updateUser(username: string, patch: UserPatch): Promise<User>;
   removeUser(username: string): Promise<User>;
+  /** Throws RoleExistsError for a name already taken. */
+  createRole(role: NewRole): Promise<Role>;
+  /** Replaces the lists the patch names; throws RoleNotFoundError. */
+  updateRole(name: string, patch: RolePatch): Promise<Role>;
+  /** Returns the removed role; throws RoleNotFoundError. */
+  removeRole(name: string): Promise<Role>;
+  /** Every role, ordered by name. */
+  listRoles(): Promise<Role[]>;
+  /**
+   * The roles of these names, in one query, in the order of `names` (each once); names with no
+   * role are simply absent. Exact matches only.
+   */
+  findRoles(names: readonly string[]): Promise<Role[]>;
   /** Appends an event; returns it with its id. */
   appendEvent(event: NewClusterEvent): Promise<ClusterEvent>;
   /** Appends several events in order: atomically per 500 (one statement or transaction). */
