@@ -143,8 +143,10 @@ export class AuthLifecycle {
       return;
     }
     let user;
+    let roles;
     try {
       user = await this.options.store.findUserById(old.sub);
+      roles = user === null ? [] : await this.options.store.findRoles(user.roles);
     } catch (error) {
       // Keep the socket on the token it has; try again later, and expiry still applies.
       this.options.log.warn('renewal postponed: store unavailable', { error });
@@ -159,12 +161,17 @@ export class AuthLifecycle {
       return;
     }
     if (!isOpen(socket) || this.options.registry.claims(socket) !== old) return;
-    const claims = this.options.tokens.claimsFor(user, {
-      sid: old.sid,
-      authTime: old.auth_time,
-      // The last token of a session ends with it: renewal never stretches SESSION_MAX_AGE.
-      notAfter: old.auth_time + this.options.sessionMaxAge,
-    });
+    const claims = this.options.tokens.claimsFor(
+      user,
+      {
+        sid: old.sid,
+        authTime: old.auth_time,
+        // The last token of a session ends with it: renewal never stretches SESSION_MAX_AGE.
+        notAfter: old.auth_time + this.options.sessionMaxAge,
+      },
+      undefined,
+      roles,
+    );
     await socket.setAuthToken(claims as never);
     // The replaced token is revoked; `value` records when, for reuse detection. Not awaited: the
     // socket's renewal is complete once it holds the new token.
