@@ -119,6 +119,11 @@ export class AuthLifecycle {
     await Promise.all(this.options.registry.ofUser(userId).map((socket) => this.renew(socket)));
   }
 
+  /** Reissues the tokens of every socket holding this role at once (changed patterns, or removed). */
+  async renewRole(role: string): Promise<void> {
+    await Promise.all(this.options.registry.ofRole(role).map((socket) => this.renew(socket)));
+  }
+
   /** Reissues one socket's token with claims re-read from the store. */
   async renew(socket: WardenSocket): Promise<void> {
     const old = this.options.registry.claims(socket);

@@ -77,7 +77,7 @@ export function roleFromRow(row: RoleRow): Role {
   };
 }
 
-const EVENT_KINDS = new Set(['token', 'session', 'user', 'user-changed']);
+const EVENT_KINDS = new Set(['token', 'session', 'user', 'user-changed', 'role-changed']);
 
 export function eventFromRow(row: EventRow): ClusterEvent {
   if (!EVENT_KINDS.has(row.kind))

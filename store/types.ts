@@ -59,12 +59,15 @@ export type RevocationKind = 'token' | 'session' | 'user';
 /**
  * A cluster event, stored durably so that every worker (and a worker that starts later) sees it.
  * `revoke` rows are revocations held until `expiresAt`; `user-changed` rows tell workers to re-issue
- * the tokens of that user's sockets at once.
+ * the tokens of that user's sockets at once; `role-changed` rows, of the sockets holding that role.
  */
 export interface ClusterEvent {
   readonly id: number;
-  readonly kind: RevocationKind | 'user-changed';
-  /** jti for 'token', session id for 'session', user id for 'user' and 'user-changed'. */
+  readonly kind: RevocationKind | 'user-changed' | 'role-changed';
+  /**
+   * jti for 'token', session id for 'session', user id for 'user' and 'user-changed', role name
+   * for 'role-changed'.
+   */
   readonly subject: string;
   /** For 'user': the cut-off (epoch s); otherwise 0. */
   readonly value: number;

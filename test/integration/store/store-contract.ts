@@ -441,6 +441,18 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           });
         });
 
+        it('carries role-changed events in the log, which are not revocations', async function () {
+          const changed = await atClock(T0, () => store.appendEvent(event('role-changed', 'chat', T0 + 60)));
+          assert.deepEqual(changed, {
+            ...event('role-changed', 'chat', T0 + 60),
+            id: changed.id,
+            createdAt: T0,
+          });
+          assert.deepEqual(await store.eventsAfter(0, 10), [changed]);
+          assert.deepEqual(await store.activeRevocations(T0), []);
+          assert.equal(await store.purgeExpiredEvents(T0 + 61), 1);
+        });
+
         it('fails role calls after close with StoreUnavailableError', async function () {
           await store.close();
           await rejectsWith(store.findRoles(['chat']), 'StoreUnavailableError');
