@@ -1,5 +1,5 @@
 import { WardenError } from '../errors/catalogue.ts';
-import type { User } from '../store/types.ts';
+import type { Role, User } from '../store/types.ts';
 import { checkPassword, parseCredentials, type PasswordCheckDeps } from './login.ts';
 import { Revocations, type Revocation, type RevocationList } from './revocations.ts';
 import type { TokenClaims, TokenService } from './tokens.ts';
@@ -18,8 +18,17 @@ export interface AcceptContext {
 
 /** What an accepted credential proves. */
 export type Identity =
-  /** A login: a new session starts; `asOf` (ms) is when the user's state was last read. */
-  | { readonly kind: 'login'; readonly via: CredentialKind; readonly user: User; readonly asOf: number }
+  /**
+   * A login: a new session starts; `asOf` (ms) is when the user's state was last read; `roles`
+   * are the user's roles found in the store.
+   */
+  | {
+      readonly kind: 'login';
+      readonly via: CredentialKind;
+      readonly user: User;
+      readonly asOf: number;
+      readonly roles: readonly Role[];
+    }
   /** A token of a session that is still in force. */
   | { readonly kind: 'session'; readonly via: CredentialKind; readonly claims: TokenClaims };
 
@@ -83,7 +92,8 @@ export class CredentialAcceptor {
           parseCredentials(credential.input),
           context.clientAddress,
         );
-        return { kind: 'login', via: 'password', user: checked.user, asOf: checked.asOf };
+        const roles = await options.password.store.findRoles(checked.user.roles);
+        return { kind: 'login', via: 'password', user: checked.user, asOf: checked.asOf, roles };
       },
       token: async (credential) => ({
         kind: 'session',
@@ -127,7 +137,7 @@ export class CredentialAcceptor {
 
   /** Signs the first token of the session that a login identity starts. */
   issue(identity: Extract<Identity, { kind: 'login' }>): { token: string; claims: TokenClaims } {
-    return this.options.tokens.issue(identity.user, undefined, identity.asOf);
+    return this.options.tokens.issue(identity.user, undefined, identity.asOf, identity.roles);
   }
 
   private revokeSession(claims: TokenClaims): void {

@@ -1,8 +1,8 @@
 import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { WardenError } from '../errors/catalogue.ts';
-import type { User } from '../store/types.ts';
-import { fillPlaceholders } from './patterns.ts';
+import type { Permissions, User } from '../store/types.ts';
+import { effectivePermissions, fillPermissions } from './role-permissions.ts';
 
 /** The claims of every Warden token (shared/CONTRACT.md, "Token claims"), plus the session ones. */
 export interface TokenClaims {
@@ -76,18 +76,26 @@ export class TokenService {
    * The claims of a new token for `user`. `iat` is never below the user's revocation cut-off,
    * so a login in the same second as `warden user revoke` still yields a valid token. `asOf`
    * (ms) is when `user` was read: a token must not claim a later `iat` than the state it saw.
+   * `roles` are the user's roles as read from the store (Store.findRoles): their patterns join
+   * the user's own; a role the store does not have adds nothing.
    */
-  claimsFor(user: User, session?: Session, asOf: number = this.now()): TokenClaims {
+  claimsFor(
+    user: User,
+    session?: Session,
+    asOf: number = this.now(),
+    roles: readonly Permissions[] = [],
+  ): TokenClaims {
     const iat = Math.max(Math.floor(asOf / 1000), user.tokensValidFrom);
     const values = { username: user.username, sub: user.id, tenant: user.tenant };
+    const permissions = fillPermissions(effectivePermissions(user, roles), values);
     return {
       sub: user.id,
       username: user.username,
       ...(user.tenant === null ? {} : { tenant: user.tenant }),
       roles: [...user.roles],
-      publish: fillPlaceholders(user.publish, values),
-      subscribe: fillPlaceholders(user.subscribe, values),
-      invoke: fillPlaceholders(user.invoke, values),
+      publish: permissions.publish,
+      subscribe: permissions.subscribe,
+      invoke: permissions.invoke,
       jti: newId(),
       iat,
       exp: Math.min(iat + this.ttl, session?.notAfter ?? Infinity),
@@ -105,9 +113,14 @@ export class TokenService {
     return this.sign(readClaims(payload));
   }
 
-  /** Claims and signed token of a new token for `user`. */
-  issue(user: User, session?: Session, asOf?: number): { token: string; claims: TokenClaims } {
-    const claims = this.claimsFor(user, session, asOf);
+  /** Claims and signed token of a new token for `user` (and its `roles`, see claimsFor). */
+  issue(
+    user: User,
+    session?: Session,
+    asOf?: number,
+    roles?: readonly Permissions[],
+  ): { token: string; claims: TokenClaims } {
+    const claims = this.claimsFor(user, session, asOf, roles);
     return { token: this.sign(claims), claims };
   }
 
