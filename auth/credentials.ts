@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { WardenError } from '../errors/catalogue.ts';
-import type { Permissions, User } from '../store/types.ts';
+import type { Permissions, Role, User } from '../store/types.ts';
 import type { OidcIdentity, OidcVerifier } from './oidc-verifier.ts';
 import { fillPlaceholders } from './patterns.ts';
 import { checkPassword, parseCredentials, type PasswordCheckDeps } from './login.ts';
@@ -23,8 +23,17 @@ export interface AcceptContext {
 
 /** What an accepted credential proves. */
 export type Identity =
-  /** A login: a new session starts; `asOf` (ms) is when the user's state was last read. */
-  | { readonly kind: 'login'; readonly via: CredentialKind; readonly user: User; readonly asOf: number }
+  /**
+   * A login: a new session starts; `asOf` (ms) is when the user's state was last read; `roles`
+   * are the user's roles found in the store.
+   */
+  | {
+      readonly kind: 'login';
+      readonly via: CredentialKind;
+      readonly user: User;
+      readonly asOf: number;
+      readonly roles: readonly Role[];
+    }
   /** A token of a session that is still in force. */
   | { readonly kind: 'session'; readonly via: CredentialKind; readonly claims: TokenClaims }
   /** An identity an OpenID provider vouches for: a new session starts, with its roles' patterns. */
@@ -148,7 +157,8 @@ export class CredentialAcceptor {
           parseCredentials(credential.input),
           context.clientAddress,
         );
-        return { kind: 'login', via: 'password', user: checked.user, asOf: checked.asOf };
+        const roles = await options.password.store.findRoles(checked.user.roles);
+        return { kind: 'login', via: 'password', user: checked.user, asOf: checked.asOf, roles };
       },
       token: async (credential) => ({
         kind: 'session',
@@ -218,7 +228,8 @@ export class CredentialAcceptor {
   /** Signs the first token of the session that a login (or an exchanged IdP identity) starts. */
   issue(identity: Extract<Identity, { kind: 'login' | 'external' }>): { token: string; claims: TokenClaims } {
     const { tokens } = this.options;
-    if (identity.kind === 'login') return tokens.issue(identity.user, undefined, identity.asOf);
+    if (identity.kind === 'login')
+      return tokens.issue(identity.user, undefined, identity.asOf, identity.roles);
     const { issuer, sid, sub, username, roles } = identity.identity;
     const authTime = Math.floor(this.now() / 1000);
     const claims = tokens.claimsForExternal({ idp: issuer, sub, username, roles }, identity.permissions, {

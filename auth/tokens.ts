@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Permissions, User } from '../store/types.ts';
 import { fillPlaceholders } from './patterns.ts';
+import { effectivePermissions, fillPermissions } from './role-permissions.ts';
 
 /** The claims of every Warden token (shared/CONTRACT.md, "Token claims"), plus the session ones. */
 export interface TokenClaims {
@@ -95,18 +96,26 @@ export class TokenService {
    * The claims of a new token for `user`. `iat` is never below the user's revocation cut-off,
    * so a login in the same second as `warden user revoke` still yields a valid token. `asOf`
    * (ms) is when `user` was read: a token must not claim a later `iat` than the state it saw.
+   * `roles` are the user's roles as read from the store (Store.findRoles): their patterns join
+   * the user's own; a role the store does not have adds nothing.
    */
-  claimsFor(user: User, session?: Session, asOf: number = this.now()): TokenClaims {
+  claimsFor(
+    user: User,
+    session?: Session,
+    asOf: number = this.now(),
+    roles: readonly Permissions[] = [],
+  ): TokenClaims {
     const iat = Math.max(Math.floor(asOf / 1000), user.tokensValidFrom);
     const values = { username: user.username, sub: user.id, tenant: user.tenant };
+    const permissions = fillPermissions(effectivePermissions(user, roles), values);
     return {
       sub: user.id,
       username: user.username,
       ...(user.tenant === null ? {} : { tenant: user.tenant }),
       roles: [...user.roles],
-      publish: fillPlaceholders(user.publish, values),
-      subscribe: fillPlaceholders(user.subscribe, values),
-      invoke: fillPlaceholders(user.invoke, values),
+      publish: permissions.publish,
+      subscribe: permissions.subscribe,
+      invoke: permissions.invoke,
       jti: newId(),
       iat,
       exp: Math.min(iat + this.ttl, session?.notAfter ?? Infinity),
@@ -153,9 +162,14 @@ export class TokenService {
     return this.sign(readClaims(payload));
   }
 
-  /** Claims and signed token of a new token for `user`. */
-  issue(user: User, session?: Session, asOf?: number): { token: string; claims: TokenClaims } {
-    const claims = this.claimsFor(user, session, asOf);
+  /** Claims and signed token of a new token for `user` (and its `roles`, see claimsFor). */
+  issue(
+    user: User,
+    session?: Session,
+    asOf?: number,
+    roles?: readonly Permissions[],
+  ): { token: string; claims: TokenClaims } {
+    const claims = this.claimsFor(user, session, asOf, roles);
     return { token: this.sign(claims), claims };
   }
 
@@ -192,7 +206,13 @@ export class TokenService {
  * not look at `crit` at all.
  */
 function refuseCriticalHeader(token: string): void {
-  const header = jwt.decode(token, { complete: true })?.header as Record<string, unknown> | undefined;
+  let header: Record<string, unknown> | undefined;
+  try {
+    header = jwt.decode(token, { complete: true })?.header as Record<string, unknown> | undefined;
+  } catch (error) {
+    // A header or payload that is not JSON: jsonwebtoken's decode throws where verify would refuse.
+    throw new WardenError('AuthTokenInvalidError', 'the auth token is invalid', { cause: error });
+  }
   if (header !== undefined && Object.hasOwn(header, 'crit')) {
     throw new WardenError(
       'AuthTokenInvalidError',

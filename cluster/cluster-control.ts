@@ -42,6 +42,8 @@ export interface ClusterControlOptions {
   readonly onRevoked: (revocation: Revocation) => void;
   /** Called when a user's record changed and their sockets need fresh tokens now. */
   readonly onUserChanged: (userId: string) => void;
+  /** Called when a role changed or was removed: sockets holding it need fresh tokens now. */
+  readonly onRoleChanged?: (role: string) => void;
   readonly now?: () => number;
 }
 
@@ -237,6 +239,8 @@ export class ClusterControl {
       if (message.id !== undefined) this.options.bus.publish({ type: 'revoke-held', ref: message.id });
     } else if (message.type === 'revoke-held') {
       this.confirmations.get(message.ref)?.();
+    } else if (message.type === 'role-changed') {
+      this.options.onRoleChanged?.(message.role);
     } else this.options.onUserChanged(message.userId);
   }
 
@@ -247,6 +251,10 @@ export class ClusterControl {
     const { kind, subject, value, expiresAt } = event;
     if (kind === 'user-changed') {
       if (expiresAt >= nowSeconds) this.options.onUserChanged(subject);
+      return;
+    }
+    if (kind === 'role-changed') {
+      if (expiresAt >= nowSeconds) this.options.onRoleChanged?.(subject);
       return;
     }
     const record: RevocationRecord = { kind, subject, value, expiresAt };

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Warden's cluster-wide control channel: revocations and user changes, carried between workers by
+ * Warden's cluster-wide control channel: revocations, user and role changes, carried between workers by
  * SocketCluster's exchange (through the SCC brokers). Clients can neither publish nor subscribe
  * to it: channels starting with `#` are reserved (see auth/permissions.ts).
  *
@@ -35,6 +35,7 @@ export const controlMessageSchema = z.discriminatedUnion('type', [
   /** A receiver of a not-yet-written revocation now holds it (ClusterControl waits for one). */
   z.object({ type: z.literal('revoke-held'), origin: z.string(), ref: messageId }),
   z.object({ type: z.literal('user-changed'), origin: z.string(), userId: z.string().min(1).max(128) }),
+  z.object({ type: z.literal('role-changed'), origin: z.string(), role: z.string().min(1).max(128) }),
 ]);
 
 export type ControlMessage = z.infer<typeof controlMessageSchema>;

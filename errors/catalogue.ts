@@ -29,6 +29,8 @@ export const ERRORS = {
   NotFoundError: { code: 'NOT_FOUND', status: 404 },
   UserExistsError: { code: 'USER_EXISTS', status: 409 },
   UserNotFoundError: { code: 'USER_NOT_FOUND', status: 404 },
+  RoleExistsError: { code: 'ROLE_EXISTS', status: 409 },
+  RoleNotFoundError: { code: 'ROLE_NOT_FOUND', status: 404 },
   StoreUnavailableError: { code: 'STORE_UNAVAILABLE', status: 503 },
   ServiceUnavailableError: { code: 'SERVICE_UNAVAILABLE', status: 503 },
   InternalError: { code: 'INTERNAL', status: 500 },

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { AUTH_KEY_FINGERPRINT } from '../auth/key-fingerprint.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { parseCommandArgs, parseUserCommand, USER_USAGE } from '../admin/user-commands.ts';
+import { parseRoleCommand, ROLE_USAGE } from '../admin/role-commands.ts';
 import { UsageError } from '../admin/validation.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { openStore, type Store } from '../store/index.ts';
@@ -17,6 +18,7 @@ const USAGE = `usage: warden <command>
   migrate               apply database migrations to DATABASE_URL (creates a new SQLite file)
   auth-key reset        forget the cluster's AUTH_KEY fingerprint (after rotating the key)
   user ...              manage users (warden user --help)
+  role ...              manage roles and their patterns (warden role --help)
   --version             print Warden's version
 exit status: 0 success, 1 failure, 2 usage error`;
 
@@ -129,7 +131,8 @@ export async function main(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(line + '\n');
   const warn = (line: string) => process.stderr.write(`warden: ${line}\n`);
   try {
-    if (command !== undefined && command !== 'user' && args.length === 1 && HELP.has(args[0] ?? '')) {
+    const ownHelp = command === 'user' || command === 'role';
+    if (command !== undefined && !ownHelp && args.length === 1 && HELP.has(args[0] ?? '')) {
       out(USAGE);
       return 0;
     }
@@ -180,6 +183,17 @@ export async function main(argv: string[]): Promise<number> {
             out,
             warn,
           }),
+        );
+        return 0;
+      }
+      case 'role': {
+        if (args.includes('--help') || args.includes('-h') || args[0] === 'help') {
+          out(ROLE_USAGE);
+          return 0;
+        }
+        const role = parseRoleCommand(args);
+        await withStore({ create: role.createsStore, migrate: true }, ({ store }) =>
+          role.run({ store, out, warn }),
         );
         return 0;
       }

@@ -121,6 +121,11 @@ export class AuthLifecycle {
     await Promise.all(this.options.registry.ofUser(userId).map((socket) => this.renew(socket)));
   }
 
+  /** Reissues the tokens of every socket holding this role at once (changed patterns, or removed). */
+  async renewRole(role: string): Promise<void> {
+    await Promise.all(this.options.registry.ofRole(role).map((socket) => this.renew(socket)));
+  }
+
   /** Reissues one socket's token with claims re-read from the store. */
   async renew(socket: WardenSocket): Promise<void> {
     const old = this.options.registry.claims(socket);
@@ -150,8 +155,10 @@ export class AuthLifecycle {
       return;
     }
     let user;
+    let roles;
     try {
       user = await this.options.store.findUserById(old.sub);
+      roles = user === null ? [] : await this.options.store.findRoles(user.roles);
     } catch (error) {
       // Keep the socket on the token it has; try again later, and expiry still applies.
       this.options.log.warn('renewal postponed: store unavailable', { error });
@@ -166,12 +173,17 @@ export class AuthLifecycle {
       return;
     }
     if (!isOpen(socket) || this.options.registry.claims(socket) !== old) return;
-    const claims = this.options.tokens.claimsFor(user, {
-      sid: old.sid,
-      authTime: old.auth_time,
-      // The last token of a session ends with it: renewal never stretches SESSION_MAX_AGE.
-      notAfter: old.auth_time + this.options.sessionMaxAge,
-    });
+    const claims = this.options.tokens.claimsFor(
+      user,
+      {
+        sid: old.sid,
+        authTime: old.auth_time,
+        // The last token of a session ends with it: renewal never stretches SESSION_MAX_AGE.
+        notAfter: old.auth_time + this.options.sessionMaxAge,
+      },
+      undefined,
+      roles,
+    );
     await socket.setAuthToken(claims as never);
     // The replaced token is revoked; `value` records when, for reuse detection. Not awaited: the
     // socket's renewal is complete once it holds the new token.

@@ -2,13 +2,14 @@ import type { WardenSocket } from './socket-facade.ts';
 import type { TokenClaims } from '../auth/tokens.ts';
 
 /**
- * This worker's authenticated sockets, indexed by user, session and token id, so that a
- * revocation or a user change reaches exactly the affected sockets without a scan.
+ * This worker's authenticated sockets, indexed by user, session, token id and role, so that a
+ * revocation, a user change or a role change reaches exactly the affected sockets without a scan.
  */
 export class SocketRegistry {
   private readonly byUser = new Map<string, Set<WardenSocket>>();
   private readonly bySession = new Map<string, Set<WardenSocket>>();
   private readonly byToken = new Map<string, Set<WardenSocket>>();
+  private readonly byRole = new Map<string, Set<WardenSocket>>();
   private readonly entries = new Map<WardenSocket, TokenClaims>();
 
   get size(): number {
@@ -22,6 +23,7 @@ export class SocketRegistry {
     add(this.byUser, claims.sub, socket);
     add(this.bySession, claims.sid, socket);
     add(this.byToken, claims.jti, socket);
+    for (const role of claims.roles) add(this.byRole, role, socket);
   }
 
   delete(socket: WardenSocket): void {
@@ -31,6 +33,7 @@ export class SocketRegistry {
     remove(this.byUser, claims.sub, socket);
     remove(this.bySession, claims.sid, socket);
     remove(this.byToken, claims.jti, socket);
+    for (const role of claims.roles) remove(this.byRole, role, socket);
   }
 
   claims(socket: WardenSocket): TokenClaims | undefined {
@@ -47,6 +50,10 @@ export class SocketRegistry {
 
   ofToken(jti: string): WardenSocket[] {
     return [...(this.byToken.get(jti) ?? [])];
+  }
+
+  ofRole(role: string): WardenSocket[] {
+    return [...(this.byRole.get(role) ?? [])];
   }
 
   all(): WardenSocket[] {

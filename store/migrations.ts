@@ -93,6 +93,30 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 4,
+    name: 'roles with permissions',
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS roles (
+        name VARCHAR(64) NOT NULL PRIMARY KEY,
+        publish TEXT NOT NULL,
+        subscribe TEXT NOT NULL,
+        \`invoke\` TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        updated_at BIGINT NOT NULL
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS roles (
+        name TEXT NOT NULL PRIMARY KEY,
+        publish TEXT NOT NULL,
+        subscribe TEXT NOT NULL,
+        "invoke" TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      )`,
+    ],
+  },
 ];
 
 export const MIGRATIONS_TABLE = {

@@ -11,16 +11,22 @@ import { mysqlAttemptCounter } from './attempt-counters.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
+  inOrderOf,
   nowSeconds,
   patchColumns,
+  roleExists,
+  roleFromRow,
+  roleNotFound,
+  rolePatchColumns,
   storeUnavailable,
   userExists,
   userFromRow,
   userNotFound,
   type EventRow,
+  type RoleRow,
   type UserRow,
 } from './rows.ts';
-import type { NewClusterEvent, NewUser, Store, UserPatch } from './types.ts';
+import type { NewClusterEvent, NewRole, NewUser, RolePatch, Store, UserPatch } from './types.ts';
 
 type Value = string | number | null;
 
@@ -50,6 +56,8 @@ const MIGRATION_TIMEOUT_MS = 120_000;
  * plain comparison stays first so the unique index is still used.
  */
 const BY_USERNAME = 'username = ? AND CAST(username AS BINARY) = CAST(? AS BINARY)';
+/** Exact role name match, for the same reason as BY_USERNAME. */
+const BY_ROLE_NAME = 'name = ? AND CAST(name AS BINARY) = CAST(? AS BINARY)';
 
 /**
  * Drops a connection that may be waiting for an answer that will never come. Not back into the
@@ -155,6 +163,8 @@ export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): St
     onConnection(async (connection) => void (await connection.query(sql)), MIGRATION_TIMEOUT_MS);
   const findByName = async (username: string) =>
     (await rows<UserRow>(`SELECT * FROM users WHERE ${BY_USERNAME}`, [username, username]))[0];
+  const findRole = async (name: string) =>
+    (await rows<RoleRow>(`SELECT * FROM roles WHERE ${BY_ROLE_NAME}`, [name, name]))[0];
 
   return {
     kind: 'mysql',
@@ -250,6 +260,72 @@ export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): St
         const result = await exec('DELETE FROM users WHERE id = ?', [row.id]);
         if (result.affectedRows === 0) throw userNotFound(username);
         return userFromRow(row);
+      }),
+
+    createRole: (role: NewRole) =>
+      run(async () => {
+        const now = nowSeconds();
+        try {
+          await exec(
+            'INSERT INTO roles (name, publish, subscribe, `invoke`, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+            [
+              role.name,
+              JSON.stringify(role.publish),
+              JSON.stringify(role.subscribe),
+              JSON.stringify(role.invoke),
+              now,
+              now,
+            ],
+          );
+        } catch (error) {
+          if (isDuplicate(error)) throw roleExists(role.name, error);
+          throw error;
+        }
+        const row = await findRole(role.name);
+        if (row === undefined) throw roleNotFound(role.name);
+        return roleFromRow(row);
+      }),
+
+    updateRole: (name: string, patch: RolePatch) =>
+      run(async () => {
+        const columns = rolePatchColumns(patch);
+        if (columns.length > 0) {
+          const assignments = columns.map(([column]) => `\`${column}\` = ?`).join(', ');
+          const result = await exec(`UPDATE roles SET ${assignments}, updated_at = ? WHERE ${BY_ROLE_NAME}`, [
+            ...columns.map(([, value]) => value),
+            nowSeconds(),
+            name,
+            name,
+          ]);
+          if (result.affectedRows === 0) throw roleNotFound(name);
+        }
+        const row = await findRole(name);
+        if (row === undefined) throw roleNotFound(name);
+        return roleFromRow(row);
+      }),
+
+    removeRole: (name: string) =>
+      run(async () => {
+        const row = await findRole(name);
+        if (row === undefined) throw roleNotFound(name);
+        const result = await exec(`DELETE FROM roles WHERE ${BY_ROLE_NAME}`, [name, name]);
+        if (result.affectedRows === 0) throw roleNotFound(name);
+        return roleFromRow(row);
+      }),
+
+    listRoles: () =>
+      run(async () => (await rows<RoleRow>('SELECT * FROM roles ORDER BY name')).map(roleFromRow)),
+
+    findRoles: (names: readonly string[]) =>
+      run(async () => {
+        const wanted = [...new Set(names)];
+        if (wanted.length === 0) return [];
+        const found = await rows<RoleRow>(
+          `SELECT * FROM roles WHERE name IN (${wanted.map(() => '?').join(', ')})`,
+          wanted,
+        );
+        // inOrderOf matches exactly, dropping what PAD SPACE matched ("chat " for "chat").
+        return inOrderOf(wanted, found.map(roleFromRow));
       }),
 
     appendEvent: (event: NewClusterEvent) =>

@@ -1,5 +1,5 @@
 import { WardenError } from '../errors/catalogue.ts';
-import type { ClusterEvent, User } from './types.ts';
+import type { ClusterEvent, Role, RolePatch, User } from './types.ts';
 
 /** A users row as both drivers return it (SQLite integers, MySQL numbers). */
 export interface UserRow {
@@ -13,6 +13,16 @@ export interface UserRow {
   invoke: string;
   disabled: number;
   tokens_valid_from: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** A roles row as both drivers return it. */
+export interface RoleRow {
+  name: string;
+  publish: string;
+  subscribe: string;
+  invoke: string;
   created_at: number;
   updated_at: number;
 }
@@ -56,7 +66,18 @@ export function userFromRow(row: UserRow): User {
   };
 }
 
-const EVENT_KINDS = new Set(['token', 'session', 'user', 'user-changed']);
+export function roleFromRow(row: RoleRow): Role {
+  return {
+    name: row.name,
+    publish: stringArray('publish', row.publish),
+    subscribe: stringArray('subscribe', row.subscribe),
+    invoke: stringArray('invoke', row.invoke),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+}
+
+const EVENT_KINDS = new Set(['token', 'session', 'user', 'user-changed', 'role-changed']);
 
 export function eventFromRow(row: EventRow): ClusterEvent {
   if (!EVENT_KINDS.has(row.kind))
@@ -85,6 +106,29 @@ export function patchColumns(patch: Partial<User>): Array<[string, string | numb
   return columns;
 }
 
+/** Column assignments for a role patch, in one fixed order: [column, value][]. */
+export function rolePatchColumns(patch: RolePatch): Array<[string, string]> {
+  const columns: Array<[string, string]> = [];
+  if (patch.publish !== undefined) columns.push(['publish', JSON.stringify(patch.publish)]);
+  if (patch.subscribe !== undefined) columns.push(['subscribe', JSON.stringify(patch.subscribe)]);
+  if (patch.invoke !== undefined) columns.push(['invoke', JSON.stringify(patch.invoke)]);
+  return columns;
+}
+
+/**
+ * The roles found for `names`, in the order of `names`, each once. Matching by the exact string
+ * here also drops what a collation matched loosely (MySQL's PAD SPACE: "chat " = "chat").
+ */
+export function inOrderOf(names: readonly string[], roles: readonly Role[]): Role[] {
+  const byName = new Map(roles.map((role) => [role.name, role]));
+  const found: Role[] = [];
+  for (const name of new Set(names)) {
+    const role = byName.get(name);
+    if (role !== undefined) found.push(role);
+  }
+  return found;
+}
+
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 
 export function userExists(username: string, cause: unknown): WardenError {
@@ -93,6 +137,14 @@ export function userExists(username: string, cause: unknown): WardenError {
 
 export function userNotFound(username: string): WardenError {
   return new WardenError('UserNotFoundError', `no user named "${username}"`);
+}
+
+export function roleExists(name: string, cause: unknown): WardenError {
+  return new WardenError('RoleExistsError', `role "${name}" already exists`, { cause });
+}
+
+export function roleNotFound(name: string): WardenError {
+  return new WardenError('RoleNotFoundError', `no role named "${name}"`);
 }
 
 export function storeUnavailable(cause: unknown): WardenError {

@@ -18,16 +18,32 @@ import { makePrivateDir, octal, PRIVATE_FILE_MODE, sharedMode } from './file-mod
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
+  inOrderOf,
   nowSeconds,
   patchColumns,
+  roleExists,
+  roleFromRow,
+  roleNotFound,
+  rolePatchColumns,
   storeUnavailable,
   userExists,
   userFromRow,
   userNotFound,
   type EventRow,
+  type RoleRow,
   type UserRow,
 } from './rows.ts';
-import type { ClusterEvent, NewClusterEvent, NewUser, Store, User, UserPatch } from './types.ts';
+import type {
+  ClusterEvent,
+  NewClusterEvent,
+  NewRole,
+  NewUser,
+  Role,
+  RolePatch,
+  Store,
+  User,
+  UserPatch,
+} from './types.ts';
 
 /** Runs a synchronous driver call; driver errors become StoreUnavailableError. */
 function guard<T>(run: () => T): Promise<T> {
@@ -39,7 +55,8 @@ function guard<T>(run: () => T): Promise<T> {
 }
 
 function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string } | null)?.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  const code = (error as { code?: string } | null)?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
 const BUSY_TIMEOUT_MS = 5000;
@@ -203,6 +220,8 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   };
   const findByName = (username: string) =>
     prepare('SELECT * FROM users WHERE username = ?').get(username) as UserRow | undefined;
+  const findRole = (name: string) =>
+    prepare('SELECT * FROM roles WHERE name = ?').get(name) as RoleRow | undefined;
 
   return {
     kind: 'sqlite',
@@ -299,6 +318,68 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
           return userFromRow(row);
         })(),
       ),
+
+    createRole: (role: NewRole) =>
+      guard((): Role => {
+        const now = nowSeconds();
+        try {
+          prepare(
+            'INSERT INTO roles (name, publish, subscribe, "invoke", created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
+          ).run(
+            role.name,
+            JSON.stringify(role.publish),
+            JSON.stringify(role.subscribe),
+            JSON.stringify(role.invoke),
+            now,
+            now,
+          );
+        } catch (error) {
+          if (isUniqueViolation(error)) throw roleExists(role.name, error);
+          throw error;
+        }
+        return roleFromRow(findRole(role.name) as RoleRow);
+      }),
+
+    updateRole: (name: string, patch: RolePatch) =>
+      guard((): Role => {
+        const columns = rolePatchColumns(patch);
+        if (columns.length > 0) {
+          const assignments = columns.map(([column]) => `"${column}" = ?`).join(', ');
+          const result = prepare(`UPDATE roles SET ${assignments}, updated_at = ? WHERE name = ?`).run(
+            ...columns.map(([, value]) => value),
+            nowSeconds(),
+            name,
+          );
+          if (result.changes === 0) throw roleNotFound(name);
+        }
+        const row = findRole(name);
+        if (row === undefined) throw roleNotFound(name);
+        return roleFromRow(row);
+      }),
+
+    removeRole: (name: string) =>
+      guard(() =>
+        db.transaction(() => {
+          const row = findRole(name);
+          if (row === undefined) throw roleNotFound(name);
+          prepare('DELETE FROM roles WHERE name = ?').run(name);
+          return roleFromRow(row);
+        })(),
+      ),
+
+    listRoles: () =>
+      guard(() => (prepare('SELECT * FROM roles ORDER BY name').all() as RoleRow[]).map(roleFromRow)),
+
+    findRoles: (names: readonly string[]) =>
+      guard(() => {
+        const wanted = [...new Set(names)];
+        if (wanted.length === 0) return [];
+        // One statement for any number of names (a list of placeholders would be one per length).
+        const rows = prepare('SELECT * FROM roles WHERE name IN (SELECT value FROM json_each(?))').all(
+          JSON.stringify(wanted),
+        ) as RoleRow[];
+        return inOrderOf(wanted, rows.map(roleFromRow));
+      }),
 
     appendEvent: (event: NewClusterEvent) =>
       guard((): ClusterEvent => {

@@ -37,17 +37,37 @@ export type UserPatch = Partial<
   >
 >;
 
+/**
+ * A named set of patterns. A user's roles (and an IdP or gateway identity's) add their patterns to
+ * its claims: auth/role-permissions.ts.
+ */
+export interface Role extends Permissions {
+  /** As given to `warden role add`; matched exactly (case, spaces). */
+  readonly name: string;
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface NewRole extends Permissions {
+  readonly name: string;
+}
+
+export type RolePatch = Partial<Permissions>;
+
 export type RevocationKind = 'token' | 'session' | 'user';
 
 /**
  * A cluster event, stored durably so that every worker (and a worker that starts later) sees it.
  * `revoke` rows are revocations held until `expiresAt`; `user-changed` rows tell workers to re-issue
- * the tokens of that user's sockets at once.
+ * the tokens of that user's sockets at once; `role-changed` rows, of the sockets holding that role.
  */
 export interface ClusterEvent {
   readonly id: number;
-  readonly kind: RevocationKind | 'user-changed';
-  /** jti for 'token', session id for 'session', user id for 'user' and 'user-changed'. */
+  readonly kind: RevocationKind | 'user-changed' | 'role-changed';
+  /**
+   * jti for 'token', session id for 'session', user id for 'user' and 'user-changed', role name
+   * for 'role-changed'.
+   */
   readonly subject: string;
   /** For 'user': the cut-off (epoch s); otherwise 0. */
   readonly value: number;
@@ -102,6 +122,19 @@ export interface Store {
   countUsers(): Promise<number>;
   updateUser(username: string, patch: UserPatch): Promise<User>;
   removeUser(username: string): Promise<User>;
+  /** Throws RoleExistsError for a name already taken. */
+  createRole(role: NewRole): Promise<Role>;
+  /** Replaces the lists the patch names; throws RoleNotFoundError. */
+  updateRole(name: string, patch: RolePatch): Promise<Role>;
+  /** Returns the removed role; throws RoleNotFoundError. */
+  removeRole(name: string): Promise<Role>;
+  /** Every role, ordered by name. */
+  listRoles(): Promise<Role[]>;
+  /**
+   * The roles of these names, in one query, in the order of `names` (each once); names with no
+   * role are simply absent. Exact matches only.
+   */
+  findRoles(names: readonly string[]): Promise<Role[]>;
   /** Appends an event; returns it with its id. */
   appendEvent(event: NewClusterEvent): Promise<ClusterEvent>;
   /** Appends several events in order: atomically per 500 (one statement or transaction). */

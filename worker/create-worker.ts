@@ -168,6 +168,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     now,
     onRevoked: (revocation) => lifecycle?.enforce(revocation),
     onUserChanged: (userId) => void lifecycle?.renewUser(userId),
+    onRoleChanged: (role) => void lifecycle?.renewRole(role),
   });
   revoke = (revocation: Revocation) => control.revoke(revocation);
   lifecycle = new AuthLifecycle({

@@ -27,6 +27,12 @@ describe('OpenID Connect identities', function () {
     a = await startTestWarden(env, { secrets, now: () => clock });
     b = await startTestWarden(env, { secrets, databaseUrl: a.databaseUrl, now: () => clock });
     idp.backchannel.forwardTo(`${a.url}/auth/oidc/backchannel-logout`);
+    await a.worker.store.createRole({
+      name: 'chat',
+      publish: ['chat.*', 'user.{username}.>'],
+      subscribe: ['chat.*'],
+      invoke: ['whoami'],
+    });
   });
   after(async function () {
     for (const client of clients) client.socket.disconnect();
@@ -58,6 +64,12 @@ describe('OpenID Connect identities', function () {
     assert.equal(claims?.idp, idp.issuer);
     assert.deepEqual(claims?.roles, ['chat']);
     assert.equal(claims?.exp, (jwt.decode(token) as { exp: number }).exp);
+    // Its claims are its roles' patterns, placeholders filled in.
+    assert.deepEqual(claims?.publish, ['chat.*', 'user.ada.>']);
+    await client.socket.invokePublish('chat.lobby', 'hello');
+    const refused = await rejection(client.socket.invokePublish('news', 'no'));
+    assert.equal(refused.name, 'PublishError');
+    assert.equal(((await client.socket.invoke('whoami', {})) as { username: string }).username, 'ada');
     // Past the token's exp: the server ends the socket's authentication and says why.
     const ended = client.socket.receiver('warden:authEnded').once();
     clock = (claims?.exp ?? 0) * 1000 + 1;
@@ -100,6 +112,7 @@ describe('OpenID Connect identities', function () {
     assert.equal(claims.username, 'cy');
     assert.equal(claims.idp, idp.issuer);
     assert.equal(claims.sid, idpSessionId(idp.issuer, session.sid));
+    assert.deepEqual(claims.subscribe, ['chat.*']);
     const client = await connect(b, token);
     assert.equal(client.status.isAuthenticated, true);
     // Renewed like a local session: a new Warden token, same session.

@@ -208,6 +208,7 @@ describe('MySQL store migrations', function () {
         'cluster_events',
         'cluster_meta',
         'login_attempts',
+        'roles',
         'schema_migrations',
         'users',
       ]);

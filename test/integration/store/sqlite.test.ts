@@ -222,6 +222,7 @@ describe('SQLite store', function () {
         'cluster_events',
         'cluster_meta',
         'login_attempts',
+        'roles',
         'schema_migrations',
         'sqlite_sequence',
         'users',

@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { ERRORS, WardenError, type WardenErrorName } from '../../../errors/catalogue.ts';
 import { MIGRATIONS } from '../../../store/migrations.ts';
-import type { ClusterEvent, NewClusterEvent, NewUser, Store, User, UserPatch } from '../../../store/types.ts';
+import type {
+  ClusterEvent,
+  NewClusterEvent,
+  NewRole,
+  NewUser,
+  Role,
+  RolePatch,
+  Store,
+  User,
+  UserPatch,
+} from '../../../store/types.ts';
 
 /** A store on a new, empty (unmigrated) database of its own. */
 export interface OpenedStore {
@@ -57,6 +67,16 @@ const FULL: Omit<NewUser, 'username'> = {
 
 function newUser(username: string, fields: Partial<NewUser> = {}): NewUser {
   return { ...FULL, username, ...fields };
+}
+
+const ROLE: Omit<NewRole, 'name'> = {
+  publish: ['chat.{tenant}.*', 'notes.{username}', 'quote"d'],
+  subscribe: ['chat.>', "apo'strophe", 'zoë.名前'],
+  invoke: ['rpc.echo'],
+};
+
+function newRole(name: string, fields: Partial<NewRole> = {}): NewRole {
+  return { ...ROLE, name, ...fields };
 }
 
 /** A cluster event; 'user' revocations carry their cut-off in `value`. */
@@ -312,6 +332,131 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           const users = await store.listUsers();
           assert.equal(users.length, ODD_NAMES.length);
           assert.ok(users.every((user) => !user.disabled));
+        });
+      });
+
+      describe('roles', function () {
+        it('round-trips every field through createRole, findRoles and listRoles', async function () {
+          const input = newRole('chat');
+          const created = await atClock(T0, () => store.createRole(input));
+          assert.deepEqual(created, { ...input, createdAt: T0, updatedAt: T0 });
+          assert.deepEqual(await store.findRoles(['chat']), [created]);
+          assert.deepEqual(await store.listRoles(), [created]);
+          const bare = await store.createRole(newRole('bare', { publish: [], subscribe: [], invoke: [] }));
+          assert.deepEqual([bare.publish, bare.subscribe, bare.invoke], [[], [], []]);
+          assert.deepEqual(await store.findRoles(['bare']), [bare]);
+        });
+
+        it('refuses a duplicate name with RoleExistsError and keeps the first role', async function () {
+          const first = await store.createRole(newRole('ops'));
+          await rejectsWith(store.createRole(newRole('ops', { publish: ['other'] })), 'RoleExistsError');
+          assert.deepEqual(await store.listRoles(), [first]);
+        });
+
+        it('finds roles in one call in the order asked, each once, and leaves unknown names out', async function () {
+          const [a, b, c] = [
+            await store.createRole(newRole('a', { publish: ['a.*'] })),
+            await store.createRole(newRole('b', { publish: ['b.*'] })),
+            await store.createRole(newRole('c', { publish: ['c.*'] })),
+          ];
+          assert.deepEqual(await store.findRoles(['c', 'nobody', 'a', 'c', 'b']), [c, a, b]);
+          assert.deepEqual(await store.findRoles(['nobody']), []);
+          assert.deepEqual(await store.findRoles([]), []);
+          const many = Array.from({ length: 300 }, (_, index) => `absent-${index}`);
+          assert.deepEqual(await store.findRoles([...many, 'b']), [b]);
+        });
+
+        it('matches role names exactly: case, normalisation, wildcards and trailing spaces count', async function () {
+          for (const name of ODD_NAMES) await store.createRole(newRole(name));
+          assert.deepEqual(
+            (await store.findRoles([...ODD_NAMES])).map((role) => role.name),
+            [...ODD_NAMES],
+            'stored and found verbatim',
+          );
+          assert.deepEqual(await store.findRoles(NEAR_MISSES), []);
+          for (const nearMiss of NEAR_MISSES) {
+            await rejectsWith(store.updateRole(nearMiss, { publish: [] }), 'RoleNotFoundError');
+            await rejectsWith(store.removeRole(nearMiss), 'RoleNotFoundError');
+          }
+          assert.equal((await store.listRoles()).length, ODD_NAMES.length);
+        });
+
+        it('updates only the lists a patch names, and bumps updatedAt', async function () {
+          const patches: RolePatch[] = [
+            { publish: ['p.new'] },
+            { subscribe: [] },
+            { invoke: ['rpc.other', 'rpc.third'] },
+            { publish: [], subscribe: ['s.*'], invoke: [] },
+          ];
+          for (const [index, patch] of patches.entries()) {
+            const name = `patched-${index}`;
+            const created = await atClock(T0, () => store.createRole(newRole(name)));
+            const updated = await atClock(T0 + 60, () => store.updateRole(name, patch));
+            const expected: Role = { ...created, ...patch, updatedAt: T0 + 60 };
+            assert.deepEqual(updated, expected, `patch ${JSON.stringify(patch)}`);
+            assert.deepEqual(await store.findRoles([name]), [expected]);
+          }
+          const same = await atClock(T0, () => store.createRole(newRole('same')));
+          assert.deepEqual(
+            await atClock(T0, () => store.updateRole('same', { publish: same.publish })),
+            same,
+            'a patch that changes nothing, in the same second',
+          );
+          assert.deepEqual(await atClock(T0 + 60, () => store.updateRole('same', {})), same);
+        });
+
+        it('fails updateRole and removeRole of an unknown role with RoleNotFoundError', async function () {
+          await store.createRole(newRole('kept'));
+          await rejectsWith(store.updateRole('nobody', { publish: ['x'] }), 'RoleNotFoundError');
+          await rejectsWith(store.updateRole('nobody', {}), 'RoleNotFoundError');
+          await rejectsWith(store.removeRole('nobody'), 'RoleNotFoundError');
+          assert.equal((await store.listRoles()).length, 1);
+        });
+
+        it('removes a role, returning it; the name can then be reused', async function () {
+          const removed = await store.createRole(newRole('gone'));
+          const kept = await store.createRole(newRole('kept'));
+          assert.deepEqual(await store.removeRole('gone'), removed);
+          assert.deepEqual(await store.findRoles(['gone', 'kept']), [kept]);
+          await rejectsWith(store.removeRole('gone'), 'RoleNotFoundError');
+          const again = await store.createRole(newRole('gone', { publish: ['new.*'] }));
+          assert.deepEqual(again.publish, ['new.*']);
+        });
+
+        it('lists roles ordered by name, by code point', async function () {
+          const names = ['bob', 'Alice', '😀', 'émile', 'alice', 'Zed', '日本', 'a_b', 'a', 'a-b'];
+          for (const name of names) await store.createRole(newRole(name));
+          assert.deepEqual(
+            (await store.listRoles()).map((role) => role.name),
+            ['Alice', 'Zed', 'a', 'a-b', 'a_b', 'alice', 'bob', 'émile', '日本', '😀'],
+          );
+        });
+
+        it('shows roles written through one store to another on the same database', async function () {
+          await withAnother(async (other) => {
+            const created = await other.createRole(newRole('shared'));
+            assert.deepEqual(await store.findRoles(['shared']), [created]);
+            const updated = await other.updateRole('shared', { subscribe: ['changed.*'] });
+            assert.deepEqual(await store.findRoles(['shared']), [updated]);
+          });
+        });
+
+        it('carries role-changed events in the log, which are not revocations', async function () {
+          const changed = await atClock(T0, () => store.appendEvent(event('role-changed', 'chat', T0 + 60)));
+          assert.deepEqual(changed, {
+            ...event('role-changed', 'chat', T0 + 60),
+            id: changed.id,
+            createdAt: T0,
+          });
+          assert.deepEqual(await store.eventsAfter(0, 10), [changed]);
+          assert.deepEqual(await store.activeRevocations(T0), []);
+          assert.equal(await store.purgeExpiredEvents(T0 + 61), 1);
+        });
+
+        it('fails role calls after close with StoreUnavailableError', async function () {
+          await store.close();
+          await rejectsWith(store.findRoles(['chat']), 'StoreUnavailableError');
+          await rejectsWith(store.createRole(newRole('late')), 'StoreUnavailableError');
         });
       });
 
