@@ -143,8 +143,19 @@ export class FairAdmission {
     if (this.waiting.length === 0 && this.lastTag.size > 10_000) this.lastTag.clear();
   }
 
+  /**
+   * A key's standing when a slot frees: its ticket's priority plus the tasks it has admitted right
+   * now. Read at pick time, so a flood's first requests (which arrived with a clean record) rank
+   * behind a newcomer once the flood has filled its share of the queue.
+   */
+  private standing(entry: Waiting): number {
+    return entry.priority + (this.perKeyCount.get(entry.key) ?? 0);
+  }
+
   private before(a: Waiting, b: Waiting): boolean {
-    if (a.priority !== b.priority) return a.priority < b.priority;
+    const standingA = this.standing(a);
+    const standingB = this.standing(b);
+    if (standingA !== standingB) return standingA < standingB;
     if (a.tag !== b.tag) return a.tag < b.tag;
     return a.seq < b.seq;
   }

@@ -209,6 +209,23 @@ function openDatabase(path: string, create: boolean): Database.Database {
  */
 export function openSqliteStore(path: string, options: SqliteStoreOptions = {}): Store {
   const db = openDatabase(path, options.create ?? true);
+  let counters: Database.Database | null = null;
+  /**
+   * Login counters get a connection of their own without fsync (`synchronous = OFF`; WAL keeps the
+   * file consistent): a login flood writes several counter rows per attempt, and an fsync each on
+   * the event loop stalled the worker (max 322 ms measured). Losing a few counts to a power cut is
+   * harmless; users and revocations keep the default, durable connection.
+   */
+  const counterDb = () => {
+    if (counters === null) {
+      counters = path === ':memory:' ? db : new Database(path, { fileMustExist: true });
+      if (counters !== db) {
+        counters.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+        counters.pragma('synchronous = OFF');
+      }
+    }
+    return counters;
+  };
   const statements = new Map<string, Database.Statement>();
   const prepare = (sql: string) => {
     let statement = statements.get(sql);
@@ -437,10 +454,14 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
     deleteMeta: (name: string) =>
       guard(() => prepare('DELETE FROM cluster_meta WHERE name = ?').run(name).changes > 0),
 
-    attemptCounter: (options) => sqliteAttemptCounter(db, options),
+    attemptCounter: (options) => sqliteAttemptCounter(counterDb(), options),
 
     ping: () => guard(() => void prepare('SELECT 1').get()),
 
-    close: () => guard(() => void db.close()),
+    close: () =>
+      guard(() => {
+        if (counters !== null && counters !== db) counters.close();
+        db.close();
+      }),
   };
 }

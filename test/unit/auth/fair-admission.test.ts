@@ -53,7 +53,7 @@ describe('fair admission', function () {
     await Promise.all(runs);
   });
 
-  it('alternates between keys of equal standing', async function () {
+  it('serves keys with fewer tasks outstanding first, and equal ones by start tag', async function () {
     const admission = new FairAdmission({ concurrency: 1, perKey: 50, maxQueue: 100 });
     const started: string[] = [];
     const blocker = gate(started, 'blocker');
@@ -63,7 +63,9 @@ describe('fair admission', function () {
     const runs = [...a.map((g) => admission.run('a', g.task)), ...b.map((g) => admission.run('b', g.task))];
     for (const g of [blocker, ...a, ...b]) g.finish();
     await Promise.all([first, ...runs]);
-    assert.deepEqual(started, ['blocker', 'a0', 'b0', 'a1', 'b1', 'a2', 'b2']);
+    // a0 and b0 tie (three each, start tag 0); once a0 has run, a has fewer outstanding than b, and
+    // so on: a key never waits for more than another key's admitted tasks (at most perKey).
+    assert.deepEqual(started, ['blocker', 'a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
   });
 
   it('puts keys with a worse standing last, whatever their arrival', async function () {
@@ -108,7 +110,25 @@ describe('fair admission', function () {
     const outcomes = await Promise.all(floodRuns);
     await Promise.all([first, newcomerRun]);
     assert.deepEqual(outcomes, ['f0', 'f1', 'RateLimitError']);
-    assert.deepEqual(started, ['blocker', 'f0', 'newcomer', 'f1']);
+    assert.deepEqual(started, ['blocker', 'newcomer', 'f0', 'f1']);
+  });
+
+  it('ranks a flood behind a newcomer even when the flood arrived with a clean record', async function () {
+    const admission = new FairAdmission({ concurrency: 1, perKey: 8, maxQueue: 100 });
+    const started: string[] = [];
+    const blocker = gate(started, 'blocker');
+    const first = admission.run('x', blocker.task);
+    // Eight flooders' first requests, all with priority 1 (no failures counted yet), four each.
+    const flood = Array.from({ length: 8 }, (_, i) => gate(started, `f${i}`));
+    const floodRuns = flood.map((g, i) => admission.run(`flooder${i % 2}`, g.task, { priority: 1 }));
+    const newcomer = gate(started, 'newcomer');
+    const newcomerRun = admission.run('newcomer', newcomer.task, { priority: 1 });
+    blocker.finish();
+    await first;
+    await tick();
+    assert.deepEqual(started, ['blocker', 'newcomer']);
+    for (const g of [newcomer, ...flood]) g.finish();
+    await Promise.all([newcomerRun, ...floodRuns]);
   });
 
   it('validates its options', function () {
