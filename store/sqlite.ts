@@ -212,9 +212,9 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
   let counters: Database.Database | null = null;
   /**
    * Login counters get a connection of their own without fsync (`synchronous = OFF`; WAL keeps the
-   * file consistent): a login flood writes several counter rows per attempt, and an fsync each on
-   * the event loop stalled the worker (max 322 ms measured). Losing a few counts to a power cut is
-   * harmless; users and revocations keep the default, durable connection.
+   * file consistent): a login flood writes several counter rows per attempt, each a transaction on
+   * the event loop, and losing a few counts to a power cut is harmless. Users and revocations keep
+   * the default, durable connection.
    */
   const counterDb = () => {
     if (counters === null) {
