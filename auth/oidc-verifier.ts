@@ -101,7 +101,7 @@ export interface OidcVerifier extends SignedJwtVerifier {
 
 export const DEFAULT_OIDC_ALGORITHMS = Object.freeze(['RS256', 'PS256', 'ES256']);
 /** What jose verifies with an asymmetric key from a JWK set. HMAC and `none` are never allowed. */
-const ASYMMETRIC_ALGORITHMS = new Set([
+export const ASYMMETRIC_ALGORITHMS: ReadonlySet<string> = new Set([
   'RS256',
   'RS384',
   'RS512',

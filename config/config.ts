@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { ASYMMETRIC_ALGORITHMS } from '../auth/oidc-verifier.ts';
 
 /**
  * Warden's configuration, parsed once from the environment into a frozen, typed object.
@@ -81,20 +82,6 @@ export interface OidcConfig {
   readonly rolesClaim: string;
   readonly clockTolerance: number;
 }
-
-/** Asymmetric JWS algorithms only: an IdP's public key must never serve as an HMAC secret. */
-const OIDC_ALGORITHMS = new Set([
-  'RS256',
-  'RS384',
-  'RS512',
-  'PS256',
-  'PS384',
-  'PS512',
-  'ES256',
-  'ES384',
-  'ES512',
-  'EdDSA',
-]);
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
@@ -266,7 +253,8 @@ function parseOidc(v: OidcEnv): OidcConfig | null {
     .map((a) => a.trim())
     .filter((a) => a !== '');
   for (const algorithm of algorithms) {
-    if (!OIDC_ALGORITHMS.has(algorithm))
+    // Asymmetric only: an IdP's public key must never serve as an HMAC secret.
+    if (!ASYMMETRIC_ALGORITHMS.has(algorithm))
       throw new ConfigError(
         'OIDC_ALGORITHMS',
         `"${algorithm}" is not an asymmetric JWS algorithm (HMAC and none are never accepted)`,

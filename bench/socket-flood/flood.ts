@@ -11,7 +11,7 @@ import { onInterrupt } from '../lib/cleanup.ts';
 import { recordingLogger } from '../lib/logger.ts';
 import { round, summarize, type Summary } from '../lib/stats.ts';
 import { withTimeout } from '../lib/timing.ts';
-import { Child } from './child.ts';
+import { Forked } from '../lib/forked.ts';
 import type { FloodCounts, FromControl, FromFlood, ToControl, ToFlood } from './protocol.ts';
 
 const FLOOD_SCRIPT = fileURLToPath(new URL('./flood-process.ts', import.meta.url));
@@ -74,8 +74,8 @@ async function floodOnce(
   const forgetDir = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
   const log = recordingLogger();
   let worker: WardenWorker | null = null;
-  const flood = new Child<ToFlood, FromFlood>(FLOOD_SCRIPT);
-  const control = new Child<ToControl, FromControl>(CONTROL_SCRIPT);
+  const flood = new Forked<ToFlood, FromFlood>(FLOOD_SCRIPT);
+  const control = new Forked<ToControl, FromControl>(CONTROL_SCRIPT);
   const forgetChildren = onInterrupt(() => {
     flood.kill();
     control.kill();
