@@ -5,7 +5,7 @@ import type { Permissions, User } from '../store/types.ts';
 import { fillPlaceholders } from './patterns.ts';
 import { effectivePermissions, fillPermissions } from './role-permissions.ts';
 
-/** The claims of every Warden token (shared/CONTRACT.md, "Token claims"), plus the session ones. */
+/** The claims of every Warden token (README, "WebSocket API"), plus the session ones. */
 export interface TokenClaims {
   readonly sub: string;
   readonly username: string;
