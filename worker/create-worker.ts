@@ -28,6 +28,8 @@ import { createTokenAuthenticator } from '../middleware/token-authenticator.ts';
 import { createConnectionLimiter } from '../middleware/connection-limiter.ts';
 import { createSocketRateLimiter } from '../middleware/socket-rate-limiter.ts';
 import { createHandshakeGuard } from '../middleware/handshake-guard.ts';
+import { createGatewayAuthenticator } from '../middleware/gateway-authenticator.ts';
+import { createGatewayRequestReader } from '../auth/gateway-identity.ts';
 import { UnauthenticatedTimeout } from '../sockets/unauthenticated-timeout.ts';
 import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
 import {
@@ -124,6 +126,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const rolePermissions = createRolePermissions(store);
   const acceptor = new CredentialAcceptor({
     oidc,
+    gateway: config.gateway,
     rolePermissions,
     tokens,
     revocations,
@@ -202,6 +205,15 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
       return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
     },
   });
+  const authenticateGateway =
+    config.gateway === null
+      ? null
+      : createGatewayAuthenticator({
+          read: createGatewayRequestReader({ ...config.gateway, log, now }),
+          acceptor,
+          unauthAction: config.gateway.unauthAction,
+          clientAddress,
+        });
   const connectionLimiter = createConnectionLimiter({ max: config.maxConnectionsPerAddress, clientAddress });
   const unauthenticated = new UnauthenticatedTimeout({ timeout: config.unauthenticatedTimeout, now });
   unauthenticated.attach(agServer);
@@ -216,9 +228,10 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
         authenticated: SESSION_PROCEDURES,
       }),
     },
-    handshake: (action) => {
+    handshake: async (action) => {
       if (action.request !== undefined) originGuard(action.request);
       connectionLimiter.admitHandshake(action);
+      await authenticateGateway?.(action);
     },
     upgrade: connectionLimiter.countUpgrade,
     raw: createHandshakeGuard(),
