@@ -185,6 +185,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     sessionMaxAge: config.sessionMaxAge,
     sessionIdleTimeout: config.sessionIdleTimeout,
     rolePermissions,
+    anonymousSubscribe: config.anonymous?.subscribe ?? [],
     log,
     now,
   });
@@ -215,17 +216,25 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
           clientAddress,
         });
   const connectionLimiter = createConnectionLimiter({ max: config.maxConnectionsPerAddress, clientAddress });
-  const unauthenticated = new UnauthenticatedTimeout({ timeout: config.unauthenticatedTimeout, now });
+  // Anonymous access welcomes unauthenticated sockets: none is closed for staying so.
+  const unauthenticated = new UnauthenticatedTimeout({
+    timeout: config.anonymous === null ? config.unauthenticatedTimeout : null,
+    now,
+  });
   unauthenticated.attach(agServer);
   installMiddleware(agServer, {
     inbound: {
       authenticate: createTokenAuthenticator({ acceptor }),
-      publish: createPublishAuthorizer(),
-      subscribe: createSubscribeAuthorizer({ maxChannels: config.maxChannelsPerSocket }),
+      publish: createPublishAuthorizer({ anonymous: config.anonymous?.publish ?? [] }),
+      subscribe: createSubscribeAuthorizer({
+        maxChannels: config.maxChannelsPerSocket,
+        anonymous: config.anonymous?.subscribe ?? [],
+      }),
       invoke: createInvokeAuthorizer({
         procedures: new Set(procedures.keys()),
         public: PUBLIC_PROCEDURES,
         authenticated: SESSION_PROCEDURES,
+        anonymous: config.anonymous?.invoke ?? [],
       }),
     },
     handshake: async (action) => {
