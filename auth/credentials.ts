@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Permissions, Role, User } from '../store/types.ts';
 import type { OidcIdentity, OidcVerifier } from './oidc-verifier.ts';
+import { gatewayClaims, parseGatewayIdentity, type GatewayClaimNames } from './gateway-identity.ts';
 import { fillPlaceholders } from './patterns.ts';
 import { checkPassword, parseCredentials, type PasswordCheckDeps } from './login.ts';
 import { Revocations, type Revocation, type RevocationList } from './revocations.ts';
@@ -12,7 +13,9 @@ export type Credential =
   | { readonly kind: 'password'; readonly input: unknown }
   | { readonly kind: 'token'; readonly token: unknown }
   /** An OpenID provider's access token (OIDC_ISSUER), exchanged for a Warden session. */
-  | { readonly kind: 'access-token'; readonly token: unknown };
+  | { readonly kind: 'access-token'; readonly token: unknown }
+  /** A trusted gateway's identity header (GATEWAY_IDENTITY_HEADER), for one socket. */
+  | { readonly kind: 'gateway'; readonly header: string };
 
 export type CredentialKind = Credential['kind'];
 
@@ -42,7 +45,9 @@ export type Identity =
       readonly via: CredentialKind;
       readonly identity: OidcIdentity;
       readonly permissions: Permissions;
-    };
+    }
+  /** Claims for one socket only, never signed nor renewed: a gateway's identity. */
+  | { readonly kind: 'socket'; readonly via: CredentialKind; readonly claims: TokenClaims };
 
 /** One verifier per credential kind, each turning its credential into an Identity or a named error. */
 type Verifiers = {
@@ -65,6 +70,8 @@ export interface CredentialAcceptorOptions {
   readonly onRevokeFailed?: (error: unknown) => void;
   /** The OpenID provider's access-token verifier; null when OIDC_ISSUER is not set. */
   readonly oidc?: OidcVerifier | null;
+  /** Where a gateway's identity names the user and the roles; null when GATEWAY_IDENTITY_HEADER is not set. */
+  readonly gateway?: GatewayClaimNames | null;
   /** The union of these roles' patterns (the store's roles). */
   readonly rolePermissions: (roles: readonly string[]) => Promise<Permissions>;
   readonly now?: () => number;
@@ -171,6 +178,16 @@ export class CredentialAcceptor {
         this.admit(directClaims(identity, EMPTY_PERMISSIONS, credential.token as string));
         const permissions = await options.rolePermissions(identity.roles);
         return { kind: 'external', via: 'access-token', identity, permissions };
+      },
+      gateway: async (credential) => {
+        if (options.gateway == null)
+          throw new WardenError('GatewayIdentityError', 'this server does not accept a gateway identity');
+        const identity = parseGatewayIdentity(credential.header, options.gateway);
+        const permissions = await options.rolePermissions(identity.roles);
+        const nowSeconds = Math.floor(this.now() / 1000);
+        // admit: refused while the user is revoked (`sub`), as any other credential.
+        const claims = this.admit(gatewayClaims(identity, permissions, nowSeconds, options.sessionMaxAge));
+        return { kind: 'socket', via: 'gateway', claims };
       },
     };
   }

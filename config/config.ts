@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { ASYMMETRIC_ALGORITHMS } from '../auth/oidc-verifier.ts';
+import { patternProblem } from '../auth/patterns.ts';
 
 /**
  * Warden's configuration, parsed once from the environment into a frozen, typed object.
@@ -59,6 +60,10 @@ export interface Config {
   readonly passwordMinLength: number;
   /** OpenID Connect (OIDC_*): null unless OIDC_ISSUER is set. */
   readonly oidc: OidcConfig | null;
+  /** Identity passed on by a trusted gateway (GATEWAY_*): null unless GATEWAY_IDENTITY_HEADER is set. */
+  readonly gateway: GatewayConfig | null;
+  /** What unauthenticated sockets may do (ANONYMOUS=on with ANONYMOUS_*); null: nothing (off). */
+  readonly anonymous: AnonymousConfig | null;
   readonly sccStateServerHost: string;
   readonly sccStateServerPort: number;
   readonly sccBrokerServerPort: number;
@@ -81,6 +86,28 @@ export interface OidcConfig {
   readonly usernameClaim: string;
   readonly rolesClaim: string;
   readonly clockTolerance: number;
+}
+
+export interface GatewayConfig {
+  /** The identity header, lower-cased as Node keys request headers (e.g. `x-userinfo`). */
+  readonly identityHeader: string;
+  /** Addresses or CIDRs of the gateway: the TCP peer must be one of them. */
+  readonly trustedProxies: readonly string[];
+  /** The header carrying the shared secret (lower-cased), or null when no secret is required. */
+  readonly secretHeader: string | null;
+  readonly secret: string | null;
+  /** A trusted gateway's upgrade without identity: refused (`deny`) or admitted unauthenticated. */
+  readonly unauthAction: 'deny' | 'pass';
+  /** Where the username and the roles are in the identity (OIDC_USERNAME_CLAIM, OIDC_ROLES_CLAIM). */
+  readonly usernameClaim: string;
+  readonly rolesClaim: string;
+}
+
+/** The patterns an unauthenticated socket holds when ANONYMOUS=on. */
+export interface AnonymousConfig {
+  readonly publish: readonly string[];
+  readonly subscribe: readonly string[];
+  readonly invoke: readonly string[];
 }
 
 export class ConfigError extends Error {
@@ -148,6 +175,16 @@ const schema = z.object({
   OIDC_USERNAME_CLAIM: z.string().trim().min(1).default('preferred_username'),
   OIDC_ROLES_CLAIM: z.string().trim().min(1).default('realm_access.roles'),
   OIDC_CLOCK_TOLERANCE: intIn(0, 600).default(30),
+  GATEWAY_IDENTITY_HEADER: z.string().trim().optional(),
+  GATEWAY_TRUSTED_PROXIES: z.string().trim().optional(),
+  GATEWAY_SECRET_HEADER: z.string().trim().optional(),
+  // No schema checks on the secret itself: a refusal message quotes the value it got.
+  GATEWAY_SECRET: z.string().optional(),
+  GATEWAY_UNAUTH_ACTION: z.enum(['deny', 'pass']).default('deny'),
+  ANONYMOUS: z.enum(['off', 'on']).default('off'),
+  ANONYMOUS_SUBSCRIBE: z.string().trim().optional(),
+  ANONYMOUS_PUBLISH: z.string().trim().optional(),
+  ANONYMOUS_INVOKE: z.string().trim().optional(),
   SCC_STATE_SERVER_HOST: z.string().trim().min(1).default('127.0.0.1'),
   SCC_STATE_SERVER_PORT: port.default(7777),
   SCC_BROKER_SERVER_PORT: port.default(8888),
@@ -184,8 +221,8 @@ function parseOrigins(raw: string | undefined, variable: string): readonly strin
   return Object.freeze(origins.map((o) => o.replace(/\/$/, '')));
 }
 
-/** Parses TRUST_PROXY: addresses (IPv4/IPv6) or CIDRs, comma-separated. */
-function parseTrustProxy(raw: string | undefined): readonly string[] {
+/** Parses TRUST_PROXY (or `variable`): addresses (IPv4/IPv6) or CIDRs, comma-separated. */
+function parseTrustProxy(raw: string | undefined, variable = 'TRUST_PROXY'): readonly string[] {
   if (raw === undefined || raw === '') return Object.freeze([]);
   const entries = raw
     .split(',')
@@ -197,7 +234,7 @@ function parseTrustProxy(raw: string | undefined): readonly string[] {
     const max = family === 4 ? 32 : 128;
     const validBits = bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max);
     if (family === 0 || !validBits || extra !== undefined) {
-      throw new ConfigError('TRUST_PROXY', `"${entry}" is not an IP address or CIDR like 10.0.0.0/8`);
+      throw new ConfigError(variable, `"${entry}" is not an IP address or CIDR like 10.0.0.0/8`);
     }
   }
   return Object.freeze(entries);
@@ -270,6 +307,88 @@ function parseOidc(v: OidcEnv): OidcConfig | null {
     rolesClaim: v.OIDC_ROLES_CLAIM,
     clockTolerance: v.OIDC_CLOCK_TOLERANCE,
   });
+}
+
+/** An HTTP header name (RFC 9110 §5.6.2 token). */
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/;
+
+function headerName(variable: string, raw: string): string {
+  if (!HEADER_NAME.test(raw)) throw new ConfigError(variable, `"${raw}" is not an HTTP header name`);
+  return raw.toLowerCase();
+}
+
+interface GatewayEnv {
+  GATEWAY_IDENTITY_HEADER?: string | undefined;
+  GATEWAY_TRUSTED_PROXIES?: string | undefined;
+  GATEWAY_SECRET_HEADER?: string | undefined;
+  GATEWAY_SECRET?: string | undefined;
+  GATEWAY_UNAUTH_ACTION: 'deny' | 'pass';
+  OIDC_USERNAME_CLAIM: string;
+  OIDC_ROLES_CLAIM: string;
+}
+
+function parseGateway(v: GatewayEnv): GatewayConfig | null {
+  const secretHeader =
+    v.GATEWAY_SECRET_HEADER === undefined
+      ? null
+      : headerName('GATEWAY_SECRET_HEADER', v.GATEWAY_SECRET_HEADER);
+  const secret = v.GATEWAY_SECRET ?? null;
+  if (v.GATEWAY_IDENTITY_HEADER === undefined) {
+    for (const name of ['GATEWAY_TRUSTED_PROXIES', 'GATEWAY_SECRET_HEADER', 'GATEWAY_SECRET'] as const) {
+      if (v[name] !== undefined) throw new ConfigError(name, 'is used only with GATEWAY_IDENTITY_HEADER');
+    }
+    return null;
+  }
+  const identityHeader = headerName('GATEWAY_IDENTITY_HEADER', v.GATEWAY_IDENTITY_HEADER);
+  const trustedProxies = parseTrustProxy(v.GATEWAY_TRUSTED_PROXIES, 'GATEWAY_TRUSTED_PROXIES');
+  // Without it any client could name itself: the header would be trusted from everyone.
+  if (trustedProxies.length === 0)
+    throw new ConfigError('GATEWAY_TRUSTED_PROXIES', 'is required with GATEWAY_IDENTITY_HEADER');
+  if ((secretHeader === null) !== (secret === null))
+    throw new ConfigError(
+      secretHeader === null ? 'GATEWAY_SECRET_HEADER' : 'GATEWAY_SECRET',
+      'GATEWAY_SECRET_HEADER and GATEWAY_SECRET are set together or not at all',
+    );
+  if (secret !== null && Buffer.byteLength(secret, 'utf8') < MIN_KEY_BYTES)
+    throw new ConfigError('GATEWAY_SECRET', `must be at least ${MIN_KEY_BYTES} bytes`);
+  if (secretHeader === identityHeader)
+    throw new ConfigError('GATEWAY_SECRET_HEADER', 'must differ from GATEWAY_IDENTITY_HEADER');
+  return Object.freeze({
+    identityHeader,
+    trustedProxies,
+    secretHeader,
+    secret,
+    unauthAction: v.GATEWAY_UNAUTH_ACTION,
+    usernameClaim: v.OIDC_USERNAME_CLAIM,
+    rolesClaim: v.OIDC_ROLES_CLAIM,
+  });
+}
+
+/** Comma-separated patterns; those starting with # name SocketCluster's own channels and are refused. */
+function parsePatterns(variable: string, raw: string | undefined): readonly string[] {
+  const patterns = (raw ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  for (const pattern of patterns) {
+    const problem = pattern.startsWith('#') ? 'starts with # (reserved)' : patternProblem(pattern);
+    if (problem !== null) throw new ConfigError(variable, `pattern "${pattern}" ${problem}`);
+  }
+  return Object.freeze(patterns);
+}
+
+function parseAnonymous(v: {
+  ANONYMOUS: 'off' | 'on';
+  ANONYMOUS_SUBSCRIBE?: string | undefined;
+  ANONYMOUS_PUBLISH?: string | undefined;
+  ANONYMOUS_INVOKE?: string | undefined;
+}): AnonymousConfig | null {
+  const anonymous = Object.freeze({
+    subscribe: parsePatterns('ANONYMOUS_SUBSCRIBE', v.ANONYMOUS_SUBSCRIBE),
+    publish: parsePatterns('ANONYMOUS_PUBLISH', v.ANONYMOUS_PUBLISH),
+    invoke: parsePatterns('ANONYMOUS_INVOKE', v.ANONYMOUS_INVOKE),
+  });
+  return v.ANONYMOUS === 'on' ? anonymous : null;
 }
 
 function checkKey(variable: string, key: string): void {
@@ -348,6 +467,8 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
     sccBindHost: v.SCC_BIND_HOST ?? v.HOST,
     passwordMinLength: v.PASSWORD_MIN_LENGTH,
     oidc: parseOidc(v),
+    gateway: parseGateway(v),
+    anonymous: parseAnonymous(v),
     sccStateServerHost: v.SCC_STATE_SERVER_HOST,
     sccStateServerPort: v.SCC_STATE_SERVER_PORT,
     sccBrokerServerPort: v.SCC_BROKER_SERVER_PORT,

@@ -26,6 +26,7 @@ export const ERRORS = {
   SubscribeError: { code: 'SUBSCRIBE_FORBIDDEN', status: 403 },
   InvokeError: { code: 'INVOKE_FORBIDDEN', status: 403 },
   OriginError: { code: 'ORIGIN_FORBIDDEN', status: 403 },
+  GatewayIdentityError: { code: 'GATEWAY_IDENTITY', status: 401 },
   NotFoundError: { code: 'NOT_FOUND', status: 404 },
   UserExistsError: { code: 'USER_EXISTS', status: 409 },
   UserNotFoundError: { code: 'USER_NOT_FOUND', status: 404 },

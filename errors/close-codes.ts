@@ -22,6 +22,12 @@ export const CloseCodes = {
   PROTOCOL_VIOLATION: 4140,
   /** The handshake came from an Origin outside ALLOWED_ORIGINS: retrying cannot help. */
   ORIGIN_FORBIDDEN: 4503,
+  /**
+   * The trusted gateway passed an upgrade on without an identity (GATEWAY_UNAUTH_ACTION=deny) or
+   * with one that cannot be read: reconnecting through the same gateway cannot help until the
+   * user has logged in there.
+   */
+  GATEWAY_IDENTITY_REQUIRED: 4510,
 } as const;
 
 export type CloseCode = (typeof CloseCodes)[keyof typeof CloseCodes];

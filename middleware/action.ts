@@ -34,5 +34,8 @@ export interface MiddlewareAction {
 /** An authorizer inspects one action and throws a WardenError to refuse it. */
 export type Authorizer = (action: MiddlewareAction) => void;
 
+/** An authorizer that may wait (on the store) before it decides; rejecting refuses. */
+export type AsyncAuthorizer = (action: MiddlewareAction) => void | Promise<void>;
+
 /** SC hands each middleware a per-socket async stream of actions. */
 export type ActionStream = AsyncIterable<MiddlewareAction>;

@@ -1,6 +1,6 @@
 import type { AGServer } from 'socketcluster-server';
 import { toWardenError } from '../errors/catalogue.ts';
-import type { ActionStream, Authorizer, MiddlewareAction } from './action.ts';
+import type { ActionStream, AsyncAuthorizer, Authorizer, MiddlewareAction } from './action.ts';
 
 export interface InboundAuthorizers {
   readonly authenticate: Authorizer;
@@ -25,6 +25,22 @@ function decide(
   }
 }
 
+/** decide, for an authorizer that may need to wait (the store, in the handshake). */
+async function decideAsync(
+  action: MiddlewareAction,
+  authorizer: AsyncAuthorizer,
+  onError: (error: unknown) => void,
+): Promise<void> {
+  try {
+    await authorizer(action);
+    action.allow();
+  } catch (error) {
+    const wardenError = toWardenError(error);
+    if (wardenError.name === 'InternalError') onError(error);
+    action.block(wardenError);
+  }
+}
+
 /**
  * Installs Warden's middleware on an AGServer: SocketCluster allows one middleware function per
  * type, each consuming a per-socket stream of actions, so this dispatches each action to the
@@ -38,7 +54,8 @@ export function installMiddleware(
   agServer: AGServer,
   options: {
     inbound: InboundAuthorizers;
-    handshake: Authorizer;
+    /** HANDSHAKE_SC; may be async (a gateway's identity reads its roles from the store). */
+    handshake: AsyncAuthorizer;
     /** Runs on every INBOUND action before its authorizer (the socket rate limit). */
     limit?: Authorizer;
     /** Sees every raw frame before SocketCluster parses it (INBOUND_RAW); throwing drops it. */
@@ -79,10 +96,14 @@ export function installMiddleware(
       return byType[action.type];
     });
   });
+  // One stream per connection (the upgrade, then its handshake): awaiting blocks no other socket.
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
-    void consume(stream as unknown as ActionStream, (action) =>
-      action.type === 'handshakeSC' ? options.handshake : options.upgrade,
-    );
+    void (async () => {
+      for await (const action of stream as unknown as ActionStream) {
+        if (action.type === 'handshakeSC') await decideAsync(action, options.handshake, options.onError);
+        else decide(action, options.upgrade, options.onError);
+      }
+    })();
   });
   const raw = options.raw;
   if (raw !== undefined) {

@@ -3,6 +3,7 @@ import { permissionsOf } from '../auth/permissions.ts';
 import { literalNameProblem } from '../auth/patterns.ts';
 import { claimsOf } from '../sockets/socket-facade.ts';
 import type { Authorizer } from './action.ts';
+import { anonymousMatcher } from './anonymous.ts';
 
 export interface InvokeAuthorizerOptions {
   /** Procedures this server answers; anything else is refused as unknown. */
@@ -11,11 +12,13 @@ export interface InvokeAuthorizerOptions {
   readonly public: ReadonlySet<string>;
   /** Procedures any authenticated socket may invoke whatever its claims (logout). */
   readonly authenticated: ReadonlySet<string>;
+  /** Procedures an unauthenticated socket may invoke too (ANONYMOUS_INVOKE with ANONYMOUS=on). */
+  readonly anonymous?: readonly string[];
 }
 
 /**
  * Authorizes INVOKE and TRANSMIT from the token's `invoke` patterns. An unauthenticated socket
- * may only invoke the public procedures; an unknown procedure is refused at once (otherwise the
+ * may only invoke the public procedures (and the known ones matching `anonymous`); an unknown procedure is refused at once (otherwise the
  * client would wait for its ack timeout).
  *
  * @example
@@ -30,6 +33,7 @@ export function createInvokeAuthorizer(options: InvokeAuthorizerOptions): Author
     if (!options.procedures.has(name))
       throw new TypeError(`createInvokeAuthorizer: "${name}" is not a known procedure`);
   }
+  const anonymous = anonymousMatcher('createInvokeAuthorizer', options.anonymous);
   return function authorizeInvoke(action) {
     const name = action.type === 'invoke' ? action.procedure : action.receiver;
     const problem = literalNameProblem(name);
@@ -41,6 +45,7 @@ export function createInvokeAuthorizer(options: InvokeAuthorizerOptions): Author
     if (options.public.has(procedure)) return;
     const claims = action.socket ? claimsOf(action.socket) : null;
     if (claims === null) {
+      if (options.procedures.has(procedure) && anonymous(procedure)) return;
       throw new WardenError('InvokeError', `log in before invoking "${procedure}"`, {
         details: { reason: 'unauthenticated' },
       });

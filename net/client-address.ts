@@ -85,3 +85,22 @@ function forwardedFor(request: IncomingMessage): string[] {
   if (header === undefined) return [];
   return (Array.isArray(header) ? header.join(',') : header).split(',');
 }
+
+/**
+ * Whether an address is one of `entries` (addresses or CIDRs, as TRUST_PROXY): for settings that
+ * trust a peer by its address, such as GATEWAY_TRUSTED_PROXIES.
+ *
+ * @example
+ *   const isGateway = createAddressMatcher(['10.0.0.0/8']);
+ *   isGateway(peerAddress(request));
+ */
+export function createAddressMatcher(entries: readonly string[]): (address: string) => boolean {
+  const list = toBlockList(entries);
+  return (address) =>
+    address !== UNKNOWN_ADDRESS && list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** The TCP peer of a request (normalised: `::ffff:` IPv4 addresses as IPv4), never a header. */
+export function peerAddress(request: IncomingMessage): string {
+  return peerOf(request);
+}

@@ -1,4 +1,5 @@
 import type { AGServer } from 'socketcluster-server';
+import { compilePatterns } from '../auth/patterns.ts';
 import { permissionsOf } from '../auth/permissions.ts';
 import { Revocations, type Revocation, type RevocationList } from '../auth/revocations.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
@@ -30,6 +31,8 @@ export interface AuthLifecycleOptions {
   readonly log: Logger;
   /** The union of these roles' patterns: what an external identity's renewed token allows. */
   readonly rolePermissions?: (roles: readonly string[]) => Promise<Permissions>;
+  /** Channels an unauthenticated socket may stay subscribed to (ANONYMOUS_SUBSCRIBE); none: all are kicked. */
+  readonly anonymousSubscribe?: readonly string[];
   readonly now?: () => number;
   readonly random?: () => number;
 }
@@ -54,10 +57,12 @@ export class AuthLifecycle {
   private readonly renewing = new Set<WardenSocket>();
   /** Last client activity per socket (ms); a WeakMap so closed sockets cost nothing. */
   private readonly lastActive = new WeakMap<WardenSocket, number>();
+  private readonly anonymous: (channel: string) => boolean;
 
   constructor(private readonly options: AuthLifecycleOptions) {
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
+    this.anonymous = compilePatterns(options.anonymousSubscribe ?? []);
     this.scheduler = new DeadlineScheduler({ onDue: (socket) => this.due(socket), now: this.now });
   }
 
@@ -289,12 +294,13 @@ export class AuthLifecycle {
     this.renew(socket).catch((error: unknown) => this.options.log.error('renewal failed', { error }));
   }
 
-  /** Kicks the socket out of every channel `claims` do not allow (all of them when null). */
+  /**
+   * Kicks the socket out of every channel `claims` do not allow; when null (unauthenticated), of
+   * every channel but those anonymous access allows.
+   */
   private reconcileSubscriptions(socket: WardenSocket, claims: TokenClaims | null): void {
-    const allowed = claims === null ? null : permissionsOf(claims);
-    const kicked = socket
-      .subscriptions()
-      .filter((channel) => allowed === null || !allowed.canSubscribe(channel));
+    const allowed = claims === null ? this.anonymous : permissionsOf(claims).canSubscribe;
+    const kicked = socket.subscriptions().filter((channel) => !allowed(channel));
     if (kicked.length > 0) void socket.kickOut(kicked, 'not allowed by the current auth token');
   }
 }

@@ -28,6 +28,8 @@ import { createTokenAuthenticator } from '../middleware/token-authenticator.ts';
 import { createConnectionLimiter } from '../middleware/connection-limiter.ts';
 import { createSocketRateLimiter } from '../middleware/socket-rate-limiter.ts';
 import { createHandshakeGuard } from '../middleware/handshake-guard.ts';
+import { createGatewayAuthenticator } from '../middleware/gateway-authenticator.ts';
+import { createGatewayRequestReader } from '../auth/gateway-identity.ts';
 import { UnauthenticatedTimeout } from '../sockets/unauthenticated-timeout.ts';
 import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
 import {
@@ -124,6 +126,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const rolePermissions = createRolePermissions(store);
   const acceptor = new CredentialAcceptor({
     oidc,
+    gateway: config.gateway,
     rolePermissions,
     tokens,
     revocations,
@@ -182,6 +185,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     sessionMaxAge: config.sessionMaxAge,
     sessionIdleTimeout: config.sessionIdleTimeout,
     rolePermissions,
+    anonymousSubscribe: config.anonymous?.subscribe ?? [],
     log,
     now,
   });
@@ -202,23 +206,41 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
       return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
     },
   });
+  const authenticateGateway =
+    config.gateway === null
+      ? null
+      : createGatewayAuthenticator({
+          read: createGatewayRequestReader({ ...config.gateway, log, now }),
+          acceptor,
+          unauthAction: config.gateway.unauthAction,
+          clientAddress,
+        });
   const connectionLimiter = createConnectionLimiter({ max: config.maxConnectionsPerAddress, clientAddress });
-  const unauthenticated = new UnauthenticatedTimeout({ timeout: config.unauthenticatedTimeout, now });
+  // Anonymous access welcomes unauthenticated sockets: none is closed for staying so.
+  const unauthenticated = new UnauthenticatedTimeout({
+    timeout: config.anonymous === null ? config.unauthenticatedTimeout : null,
+    now,
+  });
   unauthenticated.attach(agServer);
   installMiddleware(agServer, {
     inbound: {
       authenticate: createTokenAuthenticator({ acceptor }),
-      publish: createPublishAuthorizer(),
-      subscribe: createSubscribeAuthorizer({ maxChannels: config.maxChannelsPerSocket }),
+      publish: createPublishAuthorizer({ anonymous: config.anonymous?.publish ?? [] }),
+      subscribe: createSubscribeAuthorizer({
+        maxChannels: config.maxChannelsPerSocket,
+        anonymous: config.anonymous?.subscribe ?? [],
+      }),
       invoke: createInvokeAuthorizer({
         procedures: new Set(procedures.keys()),
         public: PUBLIC_PROCEDURES,
         authenticated: SESSION_PROCEDURES,
+        anonymous: config.anonymous?.invoke ?? [],
       }),
     },
-    handshake: (action) => {
+    handshake: async (action) => {
       if (action.request !== undefined) originGuard(action.request);
       connectionLimiter.admitHandshake(action);
+      await authenticateGateway?.(action);
     },
     upgrade: connectionLimiter.countUpgrade,
     raw: createHandshakeGuard(),

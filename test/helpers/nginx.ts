@@ -18,7 +18,15 @@ export interface RunningNginx {
  * WebSocket backend: HTTP/1.1 upstream, the Upgrade/Connection pair, and X-Forwarded-For with
  * the peer appended (compute-full-forwarded-for), plus X-Real-IP and X-Forwarded-Proto.
  */
-function config(prefix: string, port: number, upstreamPort: number): string {
+function config(
+  prefix: string,
+  port: number,
+  upstreamPort: number,
+  headers: Readonly<Record<string, string>>,
+): string {
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `      proxy_set_header ${name} "${value}";\n`)
+    .join('');
   return `
 daemon off;
 master_process off;
@@ -47,7 +55,7 @@ http {
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
       proxy_set_header X-Forwarded-Proto $scheme;
       proxy_read_timeout 3600s;
-    }
+${extra}    }
   }
 }
 `;
@@ -72,10 +80,25 @@ function accepting(port: number): Promise<boolean> {
  *   const proxy = await startNginx(warden.port);
  *   await fetch(`${proxy.url}/auth/login`, ...);
  */
-export async function startNginx(upstreamPort: number): Promise<RunningNginx> {
+export async function startNginx(
+  upstreamPort: number,
+  options: {
+    /**
+     * Headers nginx sets on every proxied request, the upgrade included (`proxy_set_header`): it
+     * replaces a client's header of the same name, as a gateway adding an identity must.
+     */
+    readonly headers?: Readonly<Record<string, string>>;
+  } = {},
+): Promise<RunningNginx> {
+  const headers = options.headers ?? {};
+  for (const [name, value] of Object.entries(headers)) {
+    // Written into nginx.conf verbatim: no quoting, variables or directives can slip in.
+    if (!/^[A-Za-z0-9-]+$/.test(name) || !/^[\x20-\x7e]*$/.test(value) || /["\\$;]/.test(value))
+      throw new TypeError(`startNginx: header ${name} cannot be written into nginx.conf`);
+  }
   const prefix = mkdtempSync(join(tmpdir(), 'warden-nginx-'));
   const port = await freePort();
-  writeFileSync(join(prefix, 'nginx.conf'), config(prefix, port, upstreamPort));
+  writeFileSync(join(prefix, 'nginx.conf'), config(prefix, port, upstreamPort, headers));
   const child: ChildProcess = spawn(NGINX_BIN, ['-p', prefix, '-c', join(prefix, 'nginx.conf')], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });

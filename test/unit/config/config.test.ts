@@ -144,6 +144,85 @@ describe('config', function () {
     assert.deepEqual(config.allowedOrigins, ['https://a.example', 'http://localhost:3000']);
   });
 
+  it('turns gateway identity on with GATEWAY_IDENTITY_HEADER, requiring the gateway and a long secret', function () {
+    assert.equal(parseConfig({}, secrets).gateway, null);
+    const gateway = {
+      GATEWAY_IDENTITY_HEADER: 'X-Userinfo',
+      GATEWAY_TRUSTED_PROXIES: '10.0.0.0/8, 192.0.2.7',
+    };
+    const config = parseConfig(gateway, secrets);
+    assert.deepEqual(config.gateway, {
+      identityHeader: 'x-userinfo',
+      trustedProxies: ['10.0.0.0/8', '192.0.2.7'],
+      secretHeader: null,
+      secret: null,
+      unauthAction: 'deny',
+      usernameClaim: 'preferred_username',
+      rolesClaim: 'realm_access.roles',
+    });
+    assert.equal(Object.isFrozen(config.gateway), true);
+    const withSecret = parseConfig(
+      {
+        ...gateway,
+        GATEWAY_SECRET_HEADER: 'X-Gateway-Secret',
+        GATEWAY_SECRET: 'g'.repeat(32),
+        GATEWAY_UNAUTH_ACTION: 'pass',
+        OIDC_ROLES_CLAIM: 'roles',
+      },
+      secrets,
+    );
+    assert.equal(withSecret.gateway?.secretHeader, 'x-gateway-secret');
+    assert.equal(withSecret.gateway?.unauthAction, 'pass');
+    assert.equal(withSecret.gateway?.rolesClaim, 'roles');
+    assert.equal(configError({ GATEWAY_IDENTITY_HEADER: 'X-Userinfo' }).variable, 'GATEWAY_TRUSTED_PROXIES');
+    assert.equal(
+      configError({ ...gateway, GATEWAY_TRUSTED_PROXIES: '10.0.0.0/33' }).variable,
+      'GATEWAY_TRUSTED_PROXIES',
+    );
+    assert.equal(
+      configError({ ...gateway, GATEWAY_IDENTITY_HEADER: 'X Userinfo' }).variable,
+      'GATEWAY_IDENTITY_HEADER',
+    );
+    assert.equal(
+      configError({ ...gateway, GATEWAY_SECRET: 'g'.repeat(32) }).variable,
+      'GATEWAY_SECRET_HEADER',
+    );
+    assert.equal(configError({ ...gateway, GATEWAY_SECRET_HEADER: 'X-S' }).variable, 'GATEWAY_SECRET');
+    const short = configError({
+      ...gateway,
+      GATEWAY_SECRET_HEADER: 'X-S',
+      GATEWAY_SECRET: 'tooshort-secret',
+    });
+    assert.equal(short.variable, 'GATEWAY_SECRET');
+    assert.equal(short.message.includes('tooshort-secret'), false, 'the secret is not quoted');
+    assert.equal(
+      configError({ ...gateway, GATEWAY_SECRET_HEADER: 'x-userinfo', GATEWAY_SECRET: 'g'.repeat(32) })
+        .variable,
+      'GATEWAY_SECRET_HEADER',
+    );
+    assert.equal(
+      configError({ ...gateway, GATEWAY_UNAUTH_ACTION: 'allow' }).variable,
+      'GATEWAY_UNAUTH_ACTION',
+    );
+    assert.equal(configError({ GATEWAY_TRUSTED_PROXIES: '10.0.0.1' }).variable, 'GATEWAY_TRUSTED_PROXIES');
+  });
+
+  it('turns anonymous access on with ANONYMOUS=on and validates its patterns', function () {
+    assert.equal(parseConfig({ ANONYMOUS_SUBSCRIBE: 'news.*' }, secrets).anonymous, null);
+    const config = parseConfig(
+      { ANONYMOUS: 'on', ANONYMOUS_SUBSCRIBE: 'news.*, status.>', ANONYMOUS_INVOKE: 'ping' },
+      secrets,
+    );
+    assert.deepEqual(config.anonymous, { subscribe: ['news.*', 'status.>'], publish: [], invoke: ['ping'] });
+    assert.equal(configError({ ANONYMOUS: 'yes' }).variable, 'ANONYMOUS');
+    assert.equal(configError({ ANONYMOUS: 'on', ANONYMOUS_PUBLISH: 'a..b' }).variable, 'ANONYMOUS_PUBLISH');
+    assert.equal(
+      configError({ ANONYMOUS: 'on', ANONYMOUS_SUBSCRIBE: '#publish' }).variable,
+      'ANONYMOUS_SUBSCRIBE',
+    );
+    assert.equal(configError({ ANONYMOUS: 'on', ANONYMOUS_INVOKE: 'a.>.b' }).variable, 'ANONYMOUS_INVOKE');
+  });
+
   describe('secrets', function () {
     let dir: string;
     beforeEach(function () {
