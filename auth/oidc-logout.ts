@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import { WardenError } from '../errors/catalogue.ts';
+import type { Store } from '../store/types.ts';
 import { isJsonObject, JwtRefusal, mediaType, ownClaim, type SignedJwtVerifier } from './oidc-verifier.ts';
 
 /** What a verified back-channel logout token ends: the IdP session `sid`, or every session of `sub`. */
@@ -26,7 +28,7 @@ export interface LogoutTokenOptions {
 }
 
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
-const DEFAULT_MAX_AGE = 300;
+export const DEFAULT_MAX_AGE = 300;
 const MAX_STRING = 1024;
 
 /**
@@ -163,4 +165,23 @@ function optionalString(payload: object, key: string): string | undefined {
   if (typeof value !== 'string' || value === '' || value.length > MAX_STRING)
     invalidThrow(`has an invalid "${key}" claim`);
   return value;
+}
+
+/**
+ * A replay cache every worker shares: the store's attempt counters, whose atomic upsert makes the
+ * first use of a `jti` count 1 on whichever worker the logout token reaches first. Each entry is
+ * kept for `windowSeconds` (at least the longest a logout token is accepted, `maxAge`, plus the
+ * clock tolerance), then forgotten with its window.
+ *
+ * @example
+ *   const replays = createStoreReplayCache(store, { windowSeconds: 330 });
+ */
+export function createStoreReplayCache(store: Store, options: { windowSeconds: number }): ReplayCache {
+  const seen = store.attemptCounter({ name: 'logout-jti', limit: 1, windowSeconds: options.windowSeconds });
+  return {
+    async firstUse(key) {
+      // A digest: issuer and jti together can exceed the counters' 255-byte key.
+      return (await seen.hit(createHash('sha256').update(key).digest('base64url'))).count === 1;
+    },
+  };
 }

@@ -4,7 +4,7 @@ import { AGServer } from 'socketcluster-server';
 import type { Config } from '../config/index.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { CredentialAcceptor } from '../auth/credentials.ts';
-import { createMemoryReplayCache } from '../auth/oidc-logout.ts';
+import { createStoreReplayCache, DEFAULT_MAX_AGE as DEFAULT_LOGOUT_MAX_AGE } from '../auth/oidc-logout.ts';
 import { createOidcVerifier } from '../auth/oidc-verifier.ts';
 import { createRolePermissions } from '../auth/role-permissions.ts';
 import { FairAdmission } from '../auth/fair-admission.ts';
@@ -281,7 +281,10 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
         ? null
         : {
             verifier: oidc,
-            replays: createMemoryReplayCache({ now }),
+            // Shared by every worker: a replay is refused wherever it arrives.
+            replays: createStoreReplayCache(store, {
+              windowSeconds: DEFAULT_LOGOUT_MAX_AGE + (config.oidc?.clockTolerance ?? 0),
+            }),
             sessionMaxAge: config.sessionMaxAge,
             now,
           },

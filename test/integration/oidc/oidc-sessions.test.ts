@@ -178,4 +178,28 @@ describe('OpenID Connect identities', function () {
     });
     assert.equal(forged.status, 400);
   });
+
+  it('refuses a logout token replayed to another worker (the replay check is cluster-wide)', async function () {
+    const session = await idp.login({ account: 'eve' });
+    idp.backchannel.forwardTo(null);
+    await session.logout();
+    // The receiver keeps every logout token it saw: take this session's.
+    let token = await idp.backchannel.next();
+    while ((jwt.decode(token) as { sid?: string }).sid !== session.sid) token = await idp.backchannel.next();
+    idp.backchannel.forwardTo(`${a.url}/auth/oidc/backchannel-logout`);
+    const post = (warden: TestWarden) =>
+      fetch(`${warden.url}/auth/oidc/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }).toString(),
+      });
+    const first = await post(a);
+    assert.equal(first.status, 200, await first.text());
+    const replay = await post(b);
+    assert.equal(replay.status, 400);
+    assert.equal(
+      ((await replay.json()) as { error: { reason: string } }).error.reason,
+      'logout-token-replayed',
+    );
+  });
 });
