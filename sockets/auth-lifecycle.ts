@@ -4,6 +4,7 @@ import { permissionsOf } from '../auth/permissions.ts';
 import { Revocations, type Revocation, type RevocationList } from '../auth/revocations.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
 import { sessionAgeProblem } from '../auth/credentials.ts';
+import { fillPlaceholders } from '../auth/patterns.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { DeadlineScheduler } from '../lifecycle/deadline-scheduler.ts';
 import type { Logger } from '../log/logger.ts';
@@ -128,7 +129,38 @@ export class AuthLifecycle {
 
   /** Reissues the tokens of every socket holding this role at once (changed patterns, or removed). */
   async renewRole(role: string): Promise<void> {
-    await Promise.all(this.options.registry.ofRole(role).map((socket) => this.renew(socket)));
+    await Promise.all(
+      this.options.registry
+        .ofRole(role)
+        .map((socket) =>
+          this.options.registry.claims(socket)?.direct === true
+            ? this.refreshDirect(socket)
+            : this.renew(socket),
+        ),
+    );
+  }
+
+  /**
+   * A role of a socket authenticated by its IdP token (or a gateway) changed: there is no Warden
+   * token to reissue, so its claims are re-derived from the roles on the server alone (the
+   * client's token stays what it is) and what they no longer allow is kicked at once.
+   */
+  private async refreshDirect(socket: WardenSocket): Promise<void> {
+    const old = this.options.registry.claims(socket);
+    if (old === undefined || this.options.rolePermissions === undefined) return;
+    const permissions = await this.options.rolePermissions(old.roles);
+    if (!isOpen(socket) || this.options.registry.claims(socket) !== old) return;
+    const values = { username: old.username, sub: old.sub, tenant: old.tenant ?? null };
+    const claims: TokenClaims = Object.freeze({
+      ...old,
+      publish: Object.freeze(fillPlaceholders(permissions.publish, values)),
+      subscribe: Object.freeze(fillPlaceholders(permissions.subscribe, values)),
+      invoke: Object.freeze(fillPlaceholders(permissions.invoke, values)),
+    });
+    // SocketCluster reads the socket's claims from `authToken`; nothing is sent to the client.
+    (socket as { authToken: unknown }).authToken = claims;
+    this.options.registry.set(socket, claims);
+    this.reconcileSubscriptions(socket, claims);
   }
 
   /** Reissues one socket's token with claims re-read from the store. */

@@ -202,4 +202,27 @@ describe('OpenID Connect identities', function () {
       'logout-token-replayed',
     );
   });
+
+  it('applies a role change at once to a socket authenticated by its access token, kicking what is no longer allowed', async function () {
+    await a.worker.store.createRole({ name: 'radio', publish: [], subscribe: ['radio.*'], invoke: [] });
+    const client = await connect(a, await idp.mintAccessToken({ account: 'fay', roles: ['radio'] }));
+    assert.equal(client.status.isAuthenticated, true);
+    const channel = client.socket.subscribe('radio.one');
+    await channel.listener('subscribe').once();
+    const kicked = client.socket.listener('kickOut').once();
+    // As `warden role set radio --subscribe 'tv.*'` does it: the role, then the event workers follow.
+    await a.worker.store.updateRole('radio', { subscribe: ['tv.*'] });
+    const nowSeconds = Math.floor(Date.now() / 1000);
+    await a.worker.store.appendEvent({
+      kind: 'role-changed',
+      subject: 'radio',
+      value: 0,
+      expiresAt: nowSeconds + 300,
+    });
+    await a.worker.feed.poll();
+    assert.equal(((await kicked) as { channel: string }).channel, 'radio.one');
+    const [claims] = claimsOn(a, 'fay');
+    assert.deepEqual(claims?.subscribe, ['tv.*']);
+    assert.equal(claims?.direct, true, 'still the access token session, not a Warden token');
+  });
 });
