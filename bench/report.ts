@@ -350,7 +350,7 @@ function oidcSection(result: BenchReport['oidc']): string[] {
       `Keycloak-shaped RS256 access tokens), its keys cached (${options.warmupConnects} unmeasured connections ` +
       `of each kind first). A forked client process opens ${options.connects} socketcluster-client connections ` +
       `per measurement, ${options.parallel} at a time, each closed once its handshake is done; ${options.rounds} ` +
-      `interleaved rounds, medians:`,
+      `interleaved rounds (the order alternating), medians; the worker CPU is the bench process's, the provider idle:`,
     '',
     ...table(
       ['token on the handshake', 'connects/s (median)', 'rounds', 'worker CPU µs per connect'],

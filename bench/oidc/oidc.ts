@@ -24,9 +24,15 @@ export interface OidcBenchOptions {
   /** Connections per measurement, and how many are in flight at once. */
   readonly connects: number;
   readonly parallel: number;
-  /** Rounds; each measures both kinds of token in turn, so that a load spike hits both alike. */
+  /**
+   * Rounds; each measures both kinds of token in turn, so that a load spike hits both alike, the
+   * order alternating from round to round so that a trend (other work on the host) does too.
+   */
   readonly rounds: number;
-  /** Unmeasured connections of each kind first (JIT, the provider's keys fetched and cached). */
+  /**
+   * Unmeasured connections of each kind first (JIT, the provider's keys fetched and cached): with
+   * 200, the first measured rounds were still 1.5-2x slower than the third.
+   */
   readonly warmupConnects: number;
   /** Back-channel logouts measured, each ending one socket on each of the two workers. */
   readonly logoutSamples: number;
@@ -40,7 +46,7 @@ export const OIDC_DEFAULTS: OidcBenchOptions = {
   connects: 2_000,
   parallel: 20,
   rounds: 3,
-  warmupConnects: 200,
+  warmupConnects: 2_000,
   logoutSamples: 20,
   logoutTimeoutMs: 10_000,
   verifyRounds: 3,
@@ -158,7 +164,8 @@ export async function runOidcBench(
         throw new Error(`no ${kind}-token connection authenticated: ${warm.firstError}`);
     }
     for (let round = 1; round <= options.rounds; round++) {
-      for (const kind of ['warden', 'idp'] as const) {
+      const order = round % 2 === 1 ? (['warden', 'idp'] as const) : (['idp', 'warden'] as const);
+      for (const kind of order) {
         const run = await measure(kind, options.connects);
         connectFailures += run.failed;
         firstConnectError ??= run.firstError;
