@@ -5,6 +5,7 @@ import type { StormResult } from './reconnect-storm/storm.ts';
 import type { RevocationResult } from './revocation/propagation.ts';
 import type { LoginFloodResult } from './login-flood/flood.ts';
 import type { SocketFloodResult } from './socket-flood/flood.ts';
+import type { OidcBenchResult } from './oidc/oidc.ts';
 
 /** Everything one `npm run bench` produced; written as JSON next to the markdown summary. */
 export interface BenchReport {
@@ -18,6 +19,7 @@ export interface BenchReport {
   readonly loginFlood?: LoginFloodResult | { readonly error: string } | null;
   readonly storm: StormResult | { readonly error: string } | null;
   readonly socketFlood?: SocketFloodResult | { readonly error: string } | null;
+  readonly oidc?: OidcBenchResult | { readonly error: string } | null;
 }
 
 const cell = (value: number | null | undefined): string =>
@@ -326,6 +328,82 @@ function socketFloodSection(result: BenchReport['socketFlood']): string[] {
   return lines;
 }
 
+function oidcSection(result: BenchReport['oidc']): string[] {
+  const lines = ['## 6. OpenID Connect', ''];
+  if (result === null || result === undefined) return [...lines, 'Not run.'];
+  if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
+  const { options, logout, verifyCost } = result;
+  const rateRow = (label: string, rate: OidcBenchResult['wardenToken']): string[] => [
+    label,
+    String(rate.perSecond),
+    rate.rounds.join(', '),
+    String(rate.workerCpuMicroseconds),
+  ];
+  const verifyRow = (label: string, rate: OidcBenchResult['verifyCost']['wardenHs256Token']): string[] => [
+    label,
+    String(rate.perSecond),
+    String(rate.bestPerSecond),
+    String(rate.microsecondsEach),
+  ];
+  lines.push(
+    `One worker in the bench process (SQLite), OIDC_ISSUER a real provider (oidc-provider on loopback, ` +
+      `Keycloak-shaped RS256 access tokens), its keys cached (${options.warmupConnects} unmeasured connections ` +
+      `of each kind first). A forked client process opens ${options.connects} socketcluster-client connections ` +
+      `per measurement, ${options.parallel} at a time, each closed once its handshake is done; ${options.rounds} ` +
+      `interleaved rounds (the order alternating), medians; the worker CPU is the bench process's, the provider idle:`,
+    '',
+    ...table(
+      ['token on the handshake', 'connects/s (median)', 'rounds', 'worker CPU µs per connect'],
+      [
+        rateRow('Warden HS256 token (`worker.tokens.issue`)', result.wardenToken),
+        rateRow('IdP RS256 access token', result.idpToken),
+      ],
+    ),
+    '',
+    `Warden tokens connect ${result.ratio}x as fast as IdP access tokens; ${result.connectFailures} connections ` +
+      `failed${result.firstConnectError === null ? '' : ` (first: ${result.firstConnectError})`}.`,
+    '',
+    `Back-channel logout across two workers in the bench process sharing the SQLite store, no brokers ` +
+      `(REVOCATION_POLL_INTERVAL=${result.revocationPollIntervalMs} ms): per sample, a login at the provider ` +
+      `(authorization code flow), a socket on each worker with that session's access token (client process), ` +
+      `then, at a random phase of worker b's poll, the provider's RP-initiated logout, which POSTs its logout token to worker a. From the logout being ` +
+      `sent until each socket received \`warden:authEnded\` (client-side times on the host's shared clock), ms:`,
+    '',
+    ...table(
+      ['ms', 'min', 'p50', 'p90', 'p99', 'max', 'n'],
+      [
+        summaryRow('worker a (receives the logout token)', logout.onReceivingWorker),
+        summaryRow('worker b (learns from the store)', logout.onOtherWorker),
+        summaryRow('provider done delivering (Warden answered)', logout.delivered),
+      ],
+    ),
+    '',
+    `\`warden:authEnded\` said: ${Object.entries(logout.endedBy)
+      .map(([name, n]) => `${n} x ${name}`)
+      .join(', ')}. Missed (none within ${options.logoutTimeoutMs} ms): ${logout.missed}` +
+      `${logout.firstFailure === null ? '' : ` (first: ${logout.firstFailure})`}. Without brokers worker b ` +
+      `learns of the logout from the store's event log, at its next poll; under \`warden start\` the cluster's ` +
+      `control channel carries it to every worker in milliseconds (section 2).`,
+    '',
+    `Verification alone (bench/oidc/verify-cost.ts: one at a time on one core, key cached, ` +
+      `${options.verifyRounds} interleaved rounds of ${options.verifySeconds} s):`,
+    '',
+    ...table(
+      ['token', 'verifications/s (median)', 'best', 'µs each'],
+      [
+        verifyRow('RS256 access token', verifyCost.rs256AccessToken),
+        verifyRow('ES256 access token', verifyCost.es256AccessToken),
+        verifyRow('Warden HS256 token', verifyCost.wardenHs256Token),
+      ],
+    ),
+    '',
+    `Load average at the end: ${result.loadAverage.join(' ')}.`,
+    '',
+    ...logLines('Worker warnings/errors', result.workerLog),
+  );
+  return lines;
+}
+
 /** The short markdown summary of a run. */
 export function renderMarkdown(report: BenchReport): string {
   const { machine } = report;
@@ -348,6 +426,8 @@ export function renderMarkdown(report: BenchReport): string {
     ...loginFloodSection(report.loginFlood),
     '',
     ...socketFloodSection(report.socketFlood),
+    '',
+    ...oidcSection(report.oidc),
     '',
   ].join('\n');
 }

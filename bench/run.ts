@@ -1,8 +1,8 @@
 /**
  * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
- * latest.{json,md}). Options: --only renewal|revocation|login-flood|storm|socket-flood, --sockets N,
+ * latest.{json,md}). Options: --only renewal|revocation|login-flood|storm|socket-flood|oidc, --sockets N,
  * --waves N, --rounds N, --cli-rounds N, --workers N, --brokers N, --storm-sockets N, --storm-rounds N,
- * --flood-sockets N, --flood-seconds N.
+ * --flood-sockets N, --flood-seconds N, --oidc-connects N, --oidc-rounds N.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -16,6 +16,7 @@ import { REVOCATION_DEFAULTS, runRevocationPropagation } from './revocation/prop
 import { LOGIN_FLOOD_DEFAULTS, runLoginFlood } from './login-flood/flood.ts';
 import { STORM_DEFAULTS, runReconnectStorm } from './reconnect-storm/storm.ts';
 import { runSocketFlood, SOCKET_FLOOD_DEFAULTS } from './socket-flood/flood.ts';
+import { OIDC_DEFAULTS, runOidcBench } from './oidc/oidc.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -35,6 +36,8 @@ const { values } = parseArgs({
     'storm-rounds': { type: 'string' },
     'flood-sockets': { type: 'string' },
     'flood-seconds': { type: 'string' },
+    'oidc-connects': { type: 'string' },
+    'oidc-rounds': { type: 'string' },
   },
 });
 
@@ -45,7 +48,7 @@ function count(name: string, raw: string | undefined, fallback: number): number 
   return value;
 }
 
-const SCENARIOS = ['renewal', 'revocation', 'login-flood', 'storm', 'socket-flood'] as const;
+const SCENARIOS = ['renewal', 'revocation', 'login-flood', 'storm', 'socket-flood', 'oidc'] as const;
 const only = values.only;
 if (only !== undefined && !(SCENARIOS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${SCENARIOS.join(', ')}`);
@@ -67,6 +70,11 @@ const floodOptions = {
   ...SOCKET_FLOOD_DEFAULTS,
   sockets: count('flood-sockets', values['flood-sockets'], SOCKET_FLOOD_DEFAULTS.sockets),
   floodMs: count('flood-seconds', values['flood-seconds'], SOCKET_FLOOD_DEFAULTS.floodMs / 1000) * 1000,
+};
+const oidcOptions = {
+  ...OIDC_DEFAULTS,
+  connects: count('oidc-connects', values['oidc-connects'], OIDC_DEFAULTS.connects),
+  rounds: count('oidc-rounds', values['oidc-rounds'], OIDC_DEFAULTS.rounds),
 };
 
 const stormOptions = {
@@ -161,6 +169,17 @@ async function main(): Promise<number> {
     }
   }
 
+  let oidc: BenchReport['oidc'] = null;
+  if (runs('oidc')) {
+    try {
+      oidc = await runOidcBench(oidcOptions, log('oidc'));
+    } catch (error) {
+      failed = true;
+      oidc = { error: message(error) };
+      log('oidc')(`failed: ${message(error)}`);
+    }
+  }
+
   const report: BenchReport = {
     machine,
     gitCommit: gitCommit(),
@@ -171,6 +190,7 @@ async function main(): Promise<number> {
     loginFlood,
     storm,
     socketFlood,
+    oidc,
   };
   const markdown = renderMarkdown(report);
   const json = JSON.stringify(report, null, 2) + '\n';
