@@ -1,6 +1,7 @@
 import type { RolePatch, Store } from '../store/types.ts';
 import { parseCommandArgs, type AdminContext } from './user-commands.ts';
 import { checkName, checkPatterns, UsageError } from './validation.ts';
+import { printTable } from './table.ts';
 
 /** What a role command needs: the store and the operator's streams (no hasher, no TOKEN_TTL). */
 export type RoleContext = Pick<AdminContext, 'store' | 'out' | 'warn' | 'now'>;
@@ -123,15 +124,7 @@ function list(args: string[]): RoleCommand {
         role.subscribe.join(',') || '-',
         role.invoke.join(',') || '-',
       ]);
-      const header = ['ROLE', 'PUBLISH', 'SUBSCRIBE', 'INVOKE'];
-      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-      for (const row of [header, ...rows])
-        ctx.out(
-          row
-            .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-            .join('  ')
-            .trimEnd(),
-        );
+      printTable(ctx.out, ['ROLE', 'PUBLISH', 'SUBSCRIBE', 'INVOKE'], rows);
     },
   };
 }

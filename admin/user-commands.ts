@@ -4,6 +4,7 @@ import type { PasswordHasher } from '../auth/passwords.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Store, User, UserPatch } from '../store/types.ts';
 import { checkName, checkPassword, checkPatterns, tenantWarnings, UsageError } from './validation.ts';
+import { printTable } from './table.ts';
 
 export interface AdminContext {
   readonly store: Store;
@@ -232,15 +233,7 @@ function list(args: string[]): UserCommand {
         u.subscribe.join(',') || '-',
         u.invoke.join(',') || '-',
       ]);
-      const header = ['USERNAME', 'STATUS', 'TENANT', 'ROLES', 'PUBLISH', 'SUBSCRIBE', 'INVOKE'];
-      const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-      for (const row of [header, ...rows])
-        ctx.out(
-          row
-            .map((cell, i) => cell.padEnd(widths[i] ?? 0))
-            .join('  ')
-            .trimEnd(),
-        );
+      printTable(ctx.out, ['USERNAME', 'STATUS', 'TENANT', 'ROLES', 'PUBLISH', 'SUBSCRIBE', 'INVOKE'], rows);
     },
   };
 }

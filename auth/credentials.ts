@@ -3,10 +3,10 @@ import { WardenError } from '../errors/catalogue.ts';
 import type { Permissions, Role, User } from '../store/types.ts';
 import type { OidcIdentity, OidcVerifier } from './oidc-verifier.ts';
 import { gatewayClaims, parseGatewayIdentity, type GatewayClaimNames } from './gateway-identity.ts';
-import { fillPlaceholders } from './patterns.ts';
 import { checkPassword, parseCredentials, type PasswordCheckDeps } from './login.ts';
 import { Revocations, type Revocation, type RevocationList } from './revocations.ts';
 import { newId, TOKEN_ALGORITHM, type TokenClaims, type TokenService } from './tokens.ts';
+import { fillPermissions } from './role-permissions.ts';
 
 /** Something a client presents to prove who it is. New kinds add a member and a verifier. */
 export type Credential =
@@ -96,9 +96,7 @@ function directClaims(identity: OidcIdentity, permissions: Permissions, token: s
     sub: identity.sub,
     username: identity.username,
     roles: Object.freeze([...identity.roles]),
-    publish: Object.freeze(fillPlaceholders(permissions.publish, values)),
-    subscribe: Object.freeze(fillPlaceholders(permissions.subscribe, values)),
-    invoke: Object.freeze(fillPlaceholders(permissions.invoke, values)),
+    ...fillPermissions(permissions, values),
     jti: digest,
     iat: identity.iat,
     exp: identity.exp,

@@ -5,8 +5,8 @@ import type { Logger } from '../log/logger.ts';
 import { createAddressMatcher, peerAddress } from '../net/client-address.ts';
 import type { Permissions } from '../store/types.ts';
 import { claimAt, rolesAt } from './oidc-verifier.ts';
-import { fillPlaceholders } from './patterns.ts';
 import { newId, type TokenClaims } from './tokens.ts';
+import { fillPermissions } from './role-permissions.ts';
 
 /** Who a gateway says the user is: the subject, the username claim and the roles claim. */
 export interface GatewayIdentity {
@@ -92,9 +92,7 @@ export function gatewayClaims(
     sub: identity.sub,
     username: identity.username,
     roles: Object.freeze([...identity.roles]),
-    publish: Object.freeze(fillPlaceholders(permissions.publish, values)),
-    subscribe: Object.freeze(fillPlaceholders(permissions.subscribe, values)),
-    invoke: Object.freeze(fillPlaceholders(permissions.invoke, values)),
+    ...fillPermissions(permissions, values),
     jti: id,
     iat: nowSeconds,
     exp: nowSeconds + sessionMaxAge,

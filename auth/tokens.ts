@@ -2,7 +2,6 @@ import { createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { WardenError } from '../errors/catalogue.ts';
 import type { Permissions, User } from '../store/types.ts';
-import { fillPlaceholders } from './patterns.ts';
 import { effectivePermissions, fillPermissions } from './role-permissions.ts';
 
 /** The claims of every Warden token (README, "WebSocket API"), plus the session ones. */
@@ -140,9 +139,7 @@ export class TokenService {
       sub: subject.sub,
       username: subject.username,
       roles: [...subject.roles],
-      publish: fillPlaceholders(permissions.publish, values),
-      subscribe: fillPlaceholders(permissions.subscribe, values),
-      invoke: fillPlaceholders(permissions.invoke, values),
+      ...fillPermissions(permissions, values),
       jti: newId(),
       iat,
       exp: Math.min(iat + this.ttl, session?.notAfter ?? Infinity),

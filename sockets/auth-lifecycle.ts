@@ -4,13 +4,13 @@ import { permissionsOf } from '../auth/permissions.ts';
 import { Revocations, type Revocation, type RevocationList } from '../auth/revocations.ts';
 import type { TokenClaims, TokenService } from '../auth/tokens.ts';
 import { sessionAgeProblem } from '../auth/credentials.ts';
-import { fillPlaceholders } from '../auth/patterns.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { DeadlineScheduler } from '../lifecycle/deadline-scheduler.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Permissions, Store } from '../store/types.ts';
 import { claimsOf, isOpen, type WardenSocket } from './socket-facade.ts';
 import type { SocketRegistry } from './socket-registry.ts';
+import { fillPermissions } from '../auth/role-permissions.ts';
 
 /** Client event that tells a socket why it lost its authentication (SC's own deauth carries no reason). */
 export const AUTH_ENDED_EVENT = 'warden:authEnded';
@@ -153,9 +153,7 @@ export class AuthLifecycle {
     const values = { username: old.username, sub: old.sub, tenant: old.tenant ?? null };
     const claims: TokenClaims = Object.freeze({
       ...old,
-      publish: Object.freeze(fillPlaceholders(permissions.publish, values)),
-      subscribe: Object.freeze(fillPlaceholders(permissions.subscribe, values)),
-      invoke: Object.freeze(fillPlaceholders(permissions.invoke, values)),
+      ...fillPermissions(permissions, values),
     });
     // SocketCluster reads the socket's claims from `authToken`; nothing is sent to the client.
     (socket as { authToken: unknown }).authToken = claims;
