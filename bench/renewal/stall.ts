@@ -11,7 +11,7 @@ import { onInterrupt } from '../lib/cleanup.ts';
 import { recordingLogger } from '../lib/logger.ts';
 import { loopDelayOf, round, type LoopDelay } from '../lib/stats.ts';
 import { sleep, waitUntil, wallMs, withTimeout } from '../lib/timing.ts';
-import { ClientProcess } from './client-process.ts';
+import { startClientProcess, type ClientProcess } from './client-process.ts';
 import type { RenewalCounts } from './protocol.ts';
 
 export interface RenewalStallOptions {
@@ -157,7 +157,7 @@ export async function runRenewalStall(
     })();
 
     progress(`connecting ${options.sockets} sockets to the worker on port ${live.port}`);
-    clients = new ClientProcess();
+    clients = startClientProcess();
     clients.send({ type: 'connect', port: live.port, tokens, concurrency: options.concurrency });
     const connected = await clients.next('connected', 15 * 60_000);
     progress(
@@ -266,7 +266,7 @@ export async function runRenewalStall(
       heapUsedMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20),
     };
   } finally {
-    await clients?.close().catch(() => {});
+    await clients?.close({ type: 'close' }).catch(() => {});
     if (worker !== null) {
       await withTimeout(worker.close(), 60_000, 'worker close').catch((error: unknown) =>
         progress(`worker did not close cleanly: ${error instanceof Error ? error.message : String(error)}`),
