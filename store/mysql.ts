@@ -12,6 +12,7 @@ import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
   inOrderOf,
+  newRoleValues,
   nowSeconds,
   patchColumns,
   roleExists,
@@ -268,14 +269,7 @@ export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): St
         try {
           await exec(
             'INSERT INTO roles (name, publish, subscribe, `invoke`, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
-            [
-              role.name,
-              JSON.stringify(role.publish),
-              JSON.stringify(role.subscribe),
-              JSON.stringify(role.invoke),
-              now,
-              now,
-            ],
+            newRoleValues(role, now),
           );
         } catch (error) {
           if (isDuplicate(error)) throw roleExists(role.name, error);

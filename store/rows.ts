@@ -1,5 +1,5 @@
 import { WardenError } from '../errors/catalogue.ts';
-import type { ClusterEvent, Role, RolePatch, User } from './types.ts';
+import type { ClusterEvent, NewRole, Role, RolePatch, User } from './types.ts';
 
 /** A users row as both drivers return it (SQLite integers, MySQL numbers). */
 export interface UserRow {
@@ -130,6 +130,18 @@ export function inOrderOf(names: readonly string[], roles: readonly Role[]): Rol
 }
 
 export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/** The values of a new role's row, in the column order both dialects' INSERT uses. */
+export function newRoleValues(role: NewRole, now: number): [string, string, string, string, number, number] {
+  return [
+    role.name,
+    JSON.stringify(role.publish),
+    JSON.stringify(role.subscribe),
+    JSON.stringify(role.invoke),
+    now,
+    now,
+  ];
+}
 
 export function userExists(username: string, cause: unknown): WardenError {
   return new WardenError('UserExistsError', `user "${username}" already exists`, { cause });

@@ -19,6 +19,7 @@ import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
   inOrderOf,
+  newRoleValues,
   nowSeconds,
   patchColumns,
   roleExists,
@@ -342,14 +343,7 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         try {
           prepare(
             'INSERT INTO roles (name, publish, subscribe, "invoke", created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)',
-          ).run(
-            role.name,
-            JSON.stringify(role.publish),
-            JSON.stringify(role.subscribe),
-            JSON.stringify(role.invoke),
-            now,
-            now,
-          );
+          ).run(...newRoleValues(role, now));
         } catch (error) {
           if (isUniqueViolation(error)) throw roleExists(role.name, error);
           throw error;

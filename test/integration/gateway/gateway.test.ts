@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import socketClusterClient, { type AGClientSocket } from 'socketcluster-client';
+import type { AGClientSocket } from 'socketcluster-client';
 import { parseConfig } from '../../../config/index.ts';
 import type { Logger } from '../../../log/logger.ts';
 import { startWorker, type WardenWorker } from '../../../worker/create-worker.ts';
-import { MemoryAuthEngine, rejection, type ConnectStatus } from '../../helpers/clients.ts';
+import { rejection } from '../../helpers/clients.ts';
+import { connect, userinfo } from '../../helpers/gateway.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { startNginx, type RunningNginx } from '../../helpers/nginx.ts';
 import { testEnv, testSecrets } from '../../helpers/warden.ts';
@@ -17,10 +18,6 @@ import { testEnv, testSecrets } from '../../helpers/warden.ts';
  */
 const SECRET = randomBytes(24).toString('hex');
 
-function userinfo(claims: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(claims)).toString('base64');
-}
-
 interface Warning {
   readonly message: string;
   readonly fields: Record<string, unknown> | undefined;
@@ -28,45 +25,6 @@ interface Warning {
 
 function capturingLogger(warnings: Warning[]): Logger {
   return { debug() {}, info() {}, error() {}, warn: (message, fields) => warnings.push({ message, fields }) };
-}
-
-type Outcome =
-  | { readonly connected: true; readonly socket: AGClientSocket; readonly status: ConnectStatus }
-  | {
-      readonly connected: false;
-      readonly code: number;
-      readonly error: (Error & { reason?: string }) | null;
-    };
-
-/** A real client to `port` from the loopback address `from`, with extra upgrade headers. */
-async function connect(port: number, from: string, headers: Record<string, string> = {}): Promise<Outcome> {
-  const socket = socketClusterClient.create({
-    hostname: '127.0.0.1',
-    port,
-    authEngine: new MemoryAuthEngine() as never,
-    autoReconnect: false,
-    ackTimeout: 5000,
-    wsOptions: { localAddress: from, headers } as never,
-  });
-  let error: (Error & { reason?: string }) | null = null;
-  void (async () => {
-    // The handshake's own error comes first; SocketCluster's SocketProtocolError for the close follows.
-    for await (const event of socket.listener('error')) error ??= (event as { error: Error }).error;
-  })();
-  const outcome = await Promise.race([
-    (socket.listener('connect').once() as Promise<ConnectStatus>).then((status): Outcome => ({
-      connected: true,
-      socket,
-      status,
-    })),
-    (socket.listener('close').once() as Promise<{ code: number }>).then(({ code }): Outcome => ({
-      connected: false,
-      code,
-      error,
-    })),
-  ]);
-  if (!outcome.connected) socket.killAllListeners();
-  return outcome;
 }
 
 describe('gateway identity behind a real proxy (nginx)', function () {

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import socketClusterClient, { type AGClientSocket } from 'socketcluster-client';
+import type { AGClientSocket } from 'socketcluster-client';
 import { parseRoleCommand } from '../../../admin/role-commands.ts';
 import { parseConfig } from '../../../config/index.ts';
 import { silentLogger } from '../../../log/logger.ts';
 import { openStore } from '../../../store/index.ts';
 import { startWorker, type WardenWorker } from '../../../worker/create-worker.ts';
-import { MemoryAuthEngine, rejection, type ConnectStatus } from '../../helpers/clients.ts';
+import { rejection } from '../../helpers/clients.ts';
+import { connect, userinfo } from '../../helpers/gateway.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { startNginx, type RunningNginx } from '../../helpers/nginx.ts';
 import { testEnv, testSecrets } from '../../helpers/warden.ts';
@@ -18,21 +19,6 @@ import { testEnv, testSecrets } from '../../helpers/warden.ts';
  * access is the same on both.
  */
 const SECRET = randomBytes(24).toString('hex');
-const userinfo = (claims: Record<string, unknown>) => Buffer.from(JSON.stringify(claims)).toString('base64');
-
-async function connect(port: number): Promise<{ socket: AGClientSocket; status: ConnectStatus }> {
-  const socket = socketClusterClient.create({
-    hostname: '127.0.0.1',
-    port,
-    authEngine: new MemoryAuthEngine() as never,
-    autoReconnect: false,
-    ackTimeout: 5000,
-    wsOptions: { localAddress: '127.0.0.2' } as never,
-  });
-  const status = (await socket.listener('connect').once()) as ConnectStatus;
-  return { socket, status };
-}
-
 describe('gateway identity and anonymous access on two workers', function () {
   this.timeout(60_000);
   const workers: WardenWorker[] = [];
@@ -90,7 +76,9 @@ describe('gateway identity and anonymous access on two workers', function () {
         headers: { 'X-Userinfo': identity, 'X-Gateway-Secret': SECRET },
       });
       proxies.push(nginx);
-      const { socket, status } = await connect(nginx.port);
+      const outcome = await connect(nginx.port, '127.0.0.2');
+      assert.ok(outcome.connected, 'connected through the gateway');
+      const { socket, status } = outcome;
       sockets.push(socket);
       assert.equal(status.isAuthenticated, true);
       const channel = socket.subscribe('chat.lobby');
@@ -114,7 +102,9 @@ describe('gateway identity and anonymous access on two workers', function () {
 
   it('gives the same anonymous access on every worker, and nothing more', async function () {
     for (const worker of workers) {
-      const { socket, status } = await connect(worker.port);
+      const outcome = await connect(worker.port, '127.0.0.2');
+      assert.ok(outcome.connected, 'connected directly');
+      const { socket, status } = outcome;
       sockets.push(socket);
       assert.equal(status.isAuthenticated, false);
       const news = socket.subscribe('news');
