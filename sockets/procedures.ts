@@ -1,4 +1,3 @@
-import type { AGServer } from 'socketcluster-server';
 import type { CredentialAcceptor } from '../auth/credentials.ts';
 import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { toWardenError, WardenError } from '../errors/catalogue.ts';
@@ -7,6 +6,13 @@ import { claimsOf, type SocketAddressOf, type WardenSocket } from './socket-faca
 
 /** What a procedure handler gets and returns; a thrown WardenError reaches the client by name. */
 export type ProcedureHandler = (socket: WardenSocket, data: unknown) => Promise<unknown>;
+
+/** The part of SocketCluster's RPC request that a procedure answers through. */
+interface ProcedureRequest {
+  readonly data: unknown;
+  end(result: unknown): void;
+  error(error: Error): void;
+}
 
 export interface ProcedureDeps {
   readonly acceptor: CredentialAcceptor;
@@ -78,15 +84,27 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
 }
 
 export interface ProcedureServer {
+  /**
+   * Makes `socket` consume procedure `name` before SocketCluster hands it the request that the
+   * INBOUND middleware has just allowed (call it from there, after every check has passed).
+   */
+  expect(socket: WardenSocket, name: string): void;
   /** Requests being handled right now. */
   inFlight(): number;
   /** Resolves when no request is in flight, or after `timeoutMs`. */
   idle(timeoutMs: number): Promise<void>;
 }
 
-/** Serves the procedures on every socket of the AGServer, one consumer loop per procedure. */
+/**
+ * Serves the procedures on the sockets of an AGServer. A consumer loop on a socket's procedure
+ * stream costs about 2.4 KB of heap, and most sockets never invoke anything after their
+ * handshake, so a socket gets its loop for a procedure only while a request the middleware
+ * allowed is on its way, and leaves it as soon as none is: an idle socket holds none. The
+ * middleware sees each request before SocketCluster writes it to the socket's procedure stream
+ * (and a socket's packets are handled in order), so the loop always exists when the request
+ * arrives; it ends only once every request counted for it has been received.
+ */
 export function serveProcedures(
-  agServer: AGServer,
   procedures: ReadonlyMap<string, ProcedureHandler>,
   log: Logger,
 ): ProcedureServer {
@@ -96,28 +114,46 @@ export function serveProcedures(
     inFlight--;
     if (inFlight === 0) onIdle?.();
   };
-  void (async () => {
-    for await (const { socket } of agServer.listener('connection')) {
-      for (const [name, handler] of procedures) {
-        void (async () => {
-          for await (const request of socket.procedure(name)) {
-            inFlight++;
-            handler(socket, request.data)
-              .then(
-                (result) => request.end(result),
-                (error: unknown) => {
-                  const wardenError = toWardenError(error);
-                  if (wardenError.name === 'InternalError') log.error(`procedure ${name} failed`, { error });
-                  request.error(wardenError);
-                },
-              )
-              .finally(settle);
-          }
-        })();
+  /** Per socket, per procedure: requests allowed by the middleware and not yet received. */
+  const expected = new WeakMap<WardenSocket, Map<string, number>>();
+  const handle = (socket: WardenSocket, name: string, request: ProcedureRequest) => {
+    const handler = procedures.get(name) as ProcedureHandler;
+    inFlight++;
+    handler(socket, request.data)
+      .then(
+        (result) => request.end(result),
+        (error: unknown) => {
+          const wardenError = toWardenError(error);
+          if (wardenError.name === 'InternalError') log.error(`procedure ${name} failed`, { error });
+          request.error(wardenError);
+        },
+      )
+      .finally(settle);
+  };
+  const consume = (socket: WardenSocket, name: string, counts: Map<string, number>) => {
+    void (async () => {
+      // The consumer is registered synchronously, when the loop starts.
+      for await (const request of socket.procedure(name) as AsyncIterable<ProcedureRequest>) {
+        const left = (counts.get(name) ?? 1) - 1;
+        if (left === 0) counts.delete(name);
+        else counts.set(name, left);
+        handle(socket, name, request);
+        if (left === 0) break;
       }
-    }
-  })();
+    })();
+  };
   return {
+    expect(socket, name) {
+      if (!procedures.has(name)) return;
+      let counts = expected.get(socket);
+      if (counts === undefined) {
+        counts = new Map();
+        expected.set(socket, counts);
+      }
+      const waiting = counts.get(name) ?? 0;
+      counts.set(name, waiting + 1);
+      if (waiting === 0) consume(socket, name, counts);
+    },
     inFlight: () => inFlight,
     idle: (timeoutMs) =>
       inFlight === 0

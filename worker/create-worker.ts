@@ -222,6 +222,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     now,
   });
   unauthenticated.attach(agServer);
+  const procedureServer = serveProcedures(procedures, log);
   installMiddleware(agServer, {
     inbound: {
       authenticate: createTokenAuthenticator({ acceptor }),
@@ -249,8 +250,11 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     onActivity: (action) => {
       if (action.socket !== undefined) lifecycle.touch(action.socket);
     },
+    allowed: (action) => {
+      if (action.type === 'invoke' && action.socket !== undefined && action.procedure !== undefined)
+        procedureServer.expect(action.socket, action.procedure);
+    },
   });
-  const procedureServer = serveProcedures(agServer, procedures, log);
 
   const feed = new EventFeed({
     store,
