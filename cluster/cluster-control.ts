@@ -97,7 +97,7 @@ export class ClusterControl {
     this.hold(revocation, false);
     if (given.kind === 'replaced') {
       // A token replaced by a renewal stays valid for TOKEN_REUSE_GRACE (10 s) anyway: other
-      // workers read it from the store's log (one poll, 250 ms), and a wave of renewals costs one
+      // workers read it from the store's log (one poll interval), and a wave of renewals costs one
       // multi-row INSERT per batch instead of a write and a broadcast per socket.
       this.scheduleWrite();
       return;

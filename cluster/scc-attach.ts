@@ -40,6 +40,7 @@ interface SccBrokerClientModule {
       instanceIp: string;
       mappingEngine?: 'skeletonRendezvous' | 'simple';
       brokerRetryDelay?: number;
+      pubSubBatchDuration?: number;
     },
   ): ClusterBrokerClient;
 }
@@ -74,6 +75,8 @@ export function attachToCluster(
     instanceId: string;
     instancePort: number;
     instanceIp: string;
+    /** See Config.sccPubSubBatchDuration. */
+    pubSubBatchDuration: number | null;
     log: Logger;
   },
 ): ClusterAttachment {
@@ -88,6 +91,11 @@ export function attachToCluster(
     mappingEngine: 'skeletonRendezvous',
     // How soon a refused or failed join to the state server is retried, ms.
     brokerRetryDelay: 500,
+    // Each publish to a broker is an RPC with its own ack and timer, and the broker sends it back
+    // to this worker too (which drops it) when a local socket subscribes the channel: gathering a
+    // channel's publishes for a few ms makes those costs per batch, not per message. Sockets on
+    // this worker get the message at once either way; only other workers see the delay.
+    ...(options.pubSubBatchDuration === null ? {} : { pubSubBatchDuration: options.pubSubBatchDuration }),
   });
   const isReady = () => client.isReady && client.sccBrokerURIList.length > 0;
   const watch = watchBrokers(client, { log: options.log });

@@ -70,6 +70,11 @@ export interface Config {
   readonly sccAuthKey: string;
   /** The address brokers and workers announce to the state server; null: the one it sees. */
   readonly sccInstanceIp: string | null;
+  /**
+   * Milliseconds a worker gathers its publishes per channel before sending them to the channel's
+   * broker as one packet (SCC_PUB_SUB_BATCH_DURATION); null sends each at once.
+   */
+  readonly sccPubSubBatchDuration: number | null;
   /** Longest a draining worker waits for in-flight RPCs before closing its sockets, seconds. */
   readonly shutdownTimeout: number;
   readonly revocationPollInterval: number;
@@ -189,8 +194,9 @@ const schema = z.object({
   SCC_STATE_SERVER_PORT: port.default(7777),
   SCC_BROKER_SERVER_PORT: port.default(8888),
   SCC_INSTANCE_IP: z.string().trim().min(1).optional(),
+  SCC_PUB_SUB_BATCH_DURATION: intIn(0, 1000).default(5),
   SHUTDOWN_TIMEOUT: intIn(1, 600).default(20),
-  REVOCATION_POLL_INTERVAL: intIn(50, 60000).default(250),
+  REVOCATION_POLL_INTERVAL: intIn(50, 60000).default(50),
   PASSWORD_HASH_COST: intIn(14, 20).default(17),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
@@ -474,6 +480,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
     sccBrokerServerPort: v.SCC_BROKER_SERVER_PORT,
     sccAuthKey: secrets.sccAuthKey,
     sccInstanceIp: v.SCC_INSTANCE_IP ?? null,
+    sccPubSubBatchDuration: v.SCC_PUB_SUB_BATCH_DURATION === 0 ? null : v.SCC_PUB_SUB_BATCH_DURATION,
     shutdownTimeout: v.SHUTDOWN_TIMEOUT,
     revocationPollInterval: v.REVOCATION_POLL_INTERVAL,
     passwordHashCost: v.PASSWORD_HASH_COST,

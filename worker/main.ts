@@ -24,6 +24,7 @@ export async function runWorker(): Promise<void> {
         instanceId: `worker-${process.pid}-${Date.now().toString(36)}`,
         instancePort: config.port,
         instanceIp: config.sccInstanceIp ?? '127.0.0.1',
+        pubSubBatchDuration: config.sccPubSubBatchDuration,
         log,
       });
     },

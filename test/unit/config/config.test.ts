@@ -54,6 +54,15 @@ describe('config', function () {
     );
   });
 
+  it('batches publishes to the brokers for 5 ms unless told otherwise, 0 turning it off', function () {
+    assert.equal(parseConfig({}, secrets).sccPubSubBatchDuration, 5);
+    assert.equal(parseConfig({ SCC_PUB_SUB_BATCH_DURATION: '20' }, secrets).sccPubSubBatchDuration, 20);
+    assert.equal(parseConfig({ SCC_PUB_SUB_BATCH_DURATION: '0' }, secrets).sccPubSubBatchDuration, null);
+    assert.equal(configError({ SCC_PUB_SUB_BATCH_DURATION: '-1' }).variable, 'SCC_PUB_SUB_BATCH_DURATION');
+    assert.equal(configError({ SCC_PUB_SUB_BATCH_DURATION: 'soon' }).variable, 'SCC_PUB_SUB_BATCH_DURATION');
+    assert.equal(parseConfig({}, secrets).revocationPollInterval, 50);
+  });
+
   it('applies the defaults of the limits and proxy settings', function () {
     const config = parseConfig({ HOST: '127.0.0.1' }, secrets);
     assert.deepEqual(config.trustProxy, []);
