@@ -278,6 +278,22 @@ describe('docs', function () {
     assert.deepEqual(broken, [], 'broken links');
   });
 
+  it('has tables whose rows have as many cells as their header (a stray | splits a row)', function () {
+    const cellsOf = (row: string) => row.replace(/\\\|/g, '').split('|').length;
+    const broken: string[] = [];
+    for (const name of readdirSync(join(root, 'docs')).filter((n) => n.endsWith('.md'))) {
+      const lines = doc(name).split('\n');
+      for (let i = 0; i + 1 < lines.length; i++) {
+        if (!(lines[i] as string).startsWith('|') || !/^\|(?:\s*:?-+:?\s*\|)+$/.test(lines[i + 1] as string))
+          continue;
+        const cells = cellsOf(lines[i] as string);
+        for (let j = i + 2; j < lines.length && (lines[j] as string).startsWith('|'); j++)
+          if (cellsOf(lines[j] as string) !== cells) broken.push(`docs/${name}:${j + 1}`);
+      }
+    }
+    assert.deepEqual(broken, [], 'table rows with the wrong number of cells');
+  });
+
   it('never refers the reader to a document outside the repository', function () {
     // Built from parts so that this file does not name them itself.
     const outside = ['shared' + '/', 'CONTRACT' + '.md'];
