@@ -1,5 +1,5 @@
 /**
- * Warden's channel pattern language (README, "WebSocket API"):
+ * Warden's channel pattern language (docs/claims.md, "Patterns"):
  * dot-separated segments; `*` matches exactly one segment; `>` (last segment only) matches one or
  * more trailing segments; `{username}`, `{sub}` and `{tenant}` in a stored pattern are filled in
  * when a token is signed.

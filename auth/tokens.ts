@@ -4,7 +4,7 @@ import { WardenError } from '../errors/catalogue.ts';
 import type { Permissions, User } from '../store/types.ts';
 import { effectivePermissions, fillPermissions } from './role-permissions.ts';
 
-/** The claims of every Warden token (README, "WebSocket API"), plus the session ones. */
+/** The claims of every Warden token (docs/claims.md), the session ones included. */
 export interface TokenClaims {
   readonly sub: string;
   readonly username: string;

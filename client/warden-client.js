@@ -6,7 +6,7 @@
  * `<script type="module">` or `import`. No bundler is needed; the server serves both files.
  *
  * The token lives in localStorage under exactly `socketcluster.authToken`, through
- * socketcluster-client's default auth engine (README, "WebSocket API"). v20 would
+ * socketcluster-client's default auth engine (docs/websocket.md). v20 would
  * otherwise derive a host-specific key (`socketcluster.authToken.<host>:<port>`), so the name is
  * set explicitly. A page that loads with a stored token is authenticated in the handshake.
  *
@@ -21,7 +21,7 @@
  */
 import { create } from './vendor/socketcluster-client.min.js';
 
-/** The localStorage key of the token (README, "WebSocket API"). */
+/** The localStorage key of the token (docs/websocket.md, "The browser client"). */
 export const AUTH_TOKEN_NAME = 'socketcluster.authToken';
 
 /** Event the server transmits when it ends a socket's authentication (sockets/auth-lifecycle.ts). */

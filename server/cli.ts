@@ -10,7 +10,8 @@ import { openStore, type Store } from '../store/index.ts';
 import { endWithParent, reportCannotStart, type RoleName } from './process.ts';
 import { cannotStartMessage, type ListenSetting } from './start-failure.ts';
 
-const USAGE = `usage: warden <command>
+/** What `warden --help` prints: every top-level command (docs/cli.md documents each; test/unit/docs checks). */
+export const USAGE = `usage: warden <command>
   start                 every role on this host (what \`npm start\` runs)
   worker                one worker process (HTTP + WebSocket)
   state                 the cluster's state server

@@ -33,7 +33,7 @@ export const PUBLIC_PROCEDURES: ReadonlySet<string> = new Set(['login']);
 export const SESSION_PROCEDURES: ReadonlySet<string> = new Set(['logout']);
 
 /**
- * Warden's WebSocket procedures (README, "WebSocket API"):
+ * Warden's WebSocket procedures (docs/websocket.md, "Procedures"):
  * - `login {username, password}`: authenticates the socket; the client receives the token.
  * - `logout`: deauthenticates the socket and revokes its token cluster-wide.
  * - `whoami`: the socket's current claims (authorized by the `invoke` claim, like any app RPC).

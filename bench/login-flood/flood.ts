@@ -42,7 +42,7 @@ export interface LoginFloodResult {
   readonly underFlood: Summary | null;
   readonly realFailures: number;
   readonly realLogins: number;
-  /** p99 under the flood over p50 idle: the contract's target is below 3. */
+  /** p99 under the flood over p50 idle: the target is below 3. */
   readonly p99OverIdle: number | null;
   readonly floodAnswers: Record<string, number>;
   readonly eventLoopDelay: LoopDelay;

@@ -5,7 +5,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { startTestWarden, type TestWarden } from '../../helpers/warden.ts';
 import { Revocations } from '../../../auth/revocations.ts';
 
-/** The localStorage key the contract fixes for the browser client. */
+/** The localStorage key the browser client documents (docs/websocket.md). */
 const TOKEN_KEY = 'socketcluster.authToken';
 /** How long to wait for the page to show something before failing with what it shows instead. */
 const UI_TIMEOUT_MS = 10_000;
@@ -150,7 +150,7 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     const claims = jwt.verify(token, warden.config.authKey, { algorithms: ['HS256'] }) as jwt.JwtPayload;
     assert.equal(claims.username, user.username);
     assert.equal(claims.sub, user.id);
-    // Exactly the contract's key, not socketcluster-client's host-specific default.
+    // Exactly the documented key, not socketcluster-client's host-specific default.
     const keys = await page.evaluate(() => Object.keys(localStorage));
     assert.deepEqual(keys, [TOKEN_KEY]);
     assert.equal(await page.inputValue('#password'), '', 'the password field is cleared');

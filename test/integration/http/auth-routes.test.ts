@@ -26,7 +26,7 @@ describe('HTTP /auth routes', function () {
     await warden.close();
   });
 
-  it('logs in with the right password and returns a token carrying the contract claims', async function () {
+  it('logs in with the right password and returns a token carrying the documented claims', async function () {
     const { user, password } = await warden.createUser({ publish: ['chat.{username}'], tenant: 'acme' });
     const res = await post(`${warden.url}/auth/login`, JSON.stringify({ username: user.username, password }));
     assert.equal(res.status, 200);

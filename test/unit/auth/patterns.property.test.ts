@@ -14,7 +14,7 @@ const literal = fc
   .map((segments) => segments.join('.'))
   .filter((name) => literalNameProblem(name) === null);
 
-/** The contract's matching rule, written as plainly as possible: the model the matcher must agree with. */
+/** The documented matching rule (docs/claims.md), written as plainly as possible: the model the matcher must agree with. */
 function modelMatches(pattern: string, name: string): boolean {
   if (patternProblem(pattern) !== null) return false;
   const p = pattern.split('.');
@@ -82,7 +82,7 @@ describe('auth/patterns properties', function () {
     );
   });
 
-  it('agrees with the contract model on patterns and names over a small alphabet', function () {
+  it('agrees with the documented model on patterns and names over a small alphabet', function () {
     const part = fc.constantFrom('a', 'b', '*', '>', '');
     const pattern = fc.array(part, { minLength: 1, maxLength: 4 }).map((parts) => parts.join('.'));
     const random = fc

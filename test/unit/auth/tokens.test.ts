@@ -37,7 +37,7 @@ describe('auth/tokens TokenService', function () {
     now = T0;
   });
 
-  it('issues HS256 tokens with the contract claims and filled placeholders', function () {
+  it('issues HS256 tokens with the documented claims and filled placeholders', function () {
     const { token, claims } = tokens.issue(user());
     assert.equal((jwt.decode(token, { complete: true }) as jwt.Jwt).header.alg, 'HS256');
     assert.equal(claims.iat, T0 / 1000);
