@@ -51,9 +51,16 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `warden <args>` with `env` layered over this process's environment. */
-export function runWarden(args: string[], env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, [wardenBin(), ...args], {
+/**
+ * Spawns `warden <args>` with `env` layered over this process's environment; `bin` runs another
+ * copy of `bin/warden.js` (one outside the repository).
+ */
+export function runWarden(
+  args: string[],
+  env: Record<string, string>,
+  options: { bin?: string } = {},
+): RunningProcess {
+  const child = spawn(process.execPath, [options.bin ?? wardenBin(), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });
