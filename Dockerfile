@@ -3,7 +3,9 @@
 #   node bin/warden.js state | broker | worker
 # Build: docker build -t warden:latest .
 
-# ---- build: install dependencies (better-sqlite3 compiles natively when no prebuilt binary fits)
+# ---- build: install every dependency (better-sqlite3 compiles natively when no prebuilt binary
+# fits), compile the TypeScript into dist/, then drop the dev dependencies (typescript, tsx and its
+# esbuild binary among them).
 FROM node:20-bookworm-slim AS build
 RUN apt-get update \
   && apt-get install -y --no-install-recommends python3 make g++ \
@@ -12,18 +14,23 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-# Production dependencies only (tsx, which runs the TypeScript sources, is one of them).
+RUN npm run build
 RUN npm prune --omit=dev --no-audit --no-fund
 
-# ---- runtime
+# ---- runtime: the compiled JavaScript, its production dependencies and the demo page's files;
+# no sources, no compiler, no TypeScript loader.
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 WORKDIR /app
 RUN groupadd --system --gid 10001 warden \
   && useradd --system --uid 10001 --gid 10001 --home-dir /app --no-create-home --shell /usr/sbin/nologin warden
 # Owned by root and only readable by the app user, so the code cannot be changed at run time.
-COPY --from=build /app /app
-# The only places Warden writes: DATA_DIR (./data) and tsx's cache in /tmp.
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/client ./client
+# The only place Warden writes: DATA_DIR (./data).
 RUN mkdir -p /app/data && chown 10001:10001 /app/data && chmod 0700 /app/data
 USER 10001:10001
 EXPOSE 8000 7777 8888

@@ -153,7 +153,10 @@ export class CredentialAcceptor {
   private readonly now: () => number;
   private readonly verifiers: Verifiers;
 
-  constructor(private readonly options: CredentialAcceptorOptions) {
+  private readonly options: CredentialAcceptorOptions;
+
+  constructor(options: CredentialAcceptorOptions) {
+    this.options = options;
     this.now = options.now ?? options.tokens.now;
     this.verifiers = {
       password: async (credential, context) => {

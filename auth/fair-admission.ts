@@ -53,7 +53,10 @@ export class FairAdmission {
   private readonly perKeyCount = new Map<string, number>();
   private readonly waiting: Waiting[] = [];
 
-  constructor(private readonly options: FairAdmissionOptions) {
+  private readonly options: FairAdmissionOptions;
+
+  constructor(options: FairAdmissionOptions) {
+    this.options = options;
     for (const name of ['concurrency', 'perKey', 'maxQueue'] as const) {
       if (!Number.isInteger(options[name]) || options[name] < 1)
         throw new TypeError(`FairAdmission: ${name} must be a positive integer`);

@@ -12,10 +12,13 @@ export class ConcurrencyLimiter {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(
-    readonly concurrency: number,
-    readonly maxQueue: number,
-  ) {}
+  readonly concurrency: number;
+  readonly maxQueue: number;
+
+  constructor(concurrency: number, maxQueue: number) {
+    this.concurrency = concurrency;
+    this.maxQueue = maxQueue;
+  }
 
   get pending(): number {
     return this.active + this.waiting.length;

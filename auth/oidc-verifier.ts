@@ -65,12 +65,11 @@ export interface SignedJwt {
  * (an access token into AuthTokenInvalidError, a logout token into BadRequestError).
  */
 export class JwtRefusal extends Error {
-  constructor(
-    message: string,
-    readonly expired = false,
-    options?: { cause?: unknown },
-  ) {
+  readonly expired: boolean;
+
+  constructor(message: string, expired = false, options?: { cause?: unknown }) {
     super(message, options);
+    this.expired = expired;
     this.name = 'JwtRefusal';
   }
 }
@@ -218,17 +217,17 @@ class KeySource {
   private discovering: Promise<RemoteJWKSet> | undefined;
   private discoveryFailedAt = -Infinity;
   private refreshedAt = -Infinity;
+  private readonly options: {
+    readonly issuer: string;
+    readonly jwksUri: string | undefined;
+    readonly fetchTimeout: number;
+    readonly cooldown: number;
+    readonly refreshInterval: number;
+    readonly now: () => number;
+  };
 
-  constructor(
-    private readonly options: {
-      readonly issuer: string;
-      readonly jwksUri: string | undefined;
-      readonly fetchTimeout: number;
-      readonly cooldown: number;
-      readonly refreshInterval: number;
-      readonly now: () => number;
-    },
-  ) {
+  constructor(options: KeySource['options']) {
+    this.options = options;
     if (options.jwksUri !== undefined) this.jwks = this.remoteSet(options.jwksUri);
   }
 

@@ -80,7 +80,10 @@ export class ClusterControl {
   private writing: Promise<void> | null = null;
   private batchTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: ClusterControlOptions) {
+  private readonly options: ClusterControlOptions;
+
+  constructor(options: ClusterControlOptions) {
+    this.options = options;
     this.now = options.now ?? Date.now;
   }
 

@@ -16,8 +16,11 @@ export type ControlMessageBody = Body<ControlMessage>;
  */
 export class ControlBus {
   private channel: { close(): void } | null = null;
+  private readonly options: { exchange: AGServer['exchange']; origin: string; log: Logger };
 
-  constructor(private readonly options: { exchange: AGServer['exchange']; origin: string; log: Logger }) {}
+  constructor(options: ControlBus['options']) {
+    this.options = options;
+  }
 
   start(onMessage: (message: ControlMessage) => void): void {
     const channel = this.options.exchange.subscribe(CONTROL_CHANNEL);

@@ -15,18 +15,19 @@ export class EventFeed {
   private timer: NodeJS.Timeout | null = null;
   private failing = false;
   private polling: Promise<void> | null = null;
+  private readonly options: {
+    store: Store;
+    interval: number;
+    log: Logger;
+    onEvent: (event: ClusterEvent) => void;
+    /** Runs after every successful poll (the store answers): e.g. write what waited for it. */
+    afterPoll?: () => Promise<void>;
+    now?: () => number;
+  };
 
-  constructor(
-    private readonly options: {
-      store: Store;
-      interval: number;
-      log: Logger;
-      onEvent: (event: ClusterEvent) => void;
-      /** Runs after every successful poll (the store answers): e.g. write what waited for it. */
-      afterPoll?: () => Promise<void>;
-      now?: () => number;
-    },
-  ) {}
+  constructor(options: EventFeed['options']) {
+    this.options = options;
+  }
 
   /** Loads the revocations in force, then starts polling. Throws if the store is unreachable. */
   async start(): Promise<void> {

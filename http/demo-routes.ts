@@ -1,10 +1,9 @@
 import express, { Router } from 'express';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packagePath } from '../config/paths.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const clientDir = join(here, '..', 'client');
+const clientDir = packagePath('client');
 const require = createRequire(import.meta.url);
 const scClientBundle = join(
   dirname(require.resolve('socketcluster-client/package.json')),

@@ -37,7 +37,10 @@ export class DeadlineScheduler<K> {
   private readonly clearTimer: (handle: unknown) => void;
   private stopped = false;
 
-  constructor(private readonly options: DeadlineSchedulerOptions<K>) {
+  private readonly options: DeadlineSchedulerOptions<K>;
+
+  constructor(options: DeadlineSchedulerOptions<K>) {
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.sliceSize = options.sliceSize ?? 10;
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms).unref());

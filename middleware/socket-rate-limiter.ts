@@ -53,15 +53,16 @@ interface Bucket {
  */
 export class ActionBuckets<K extends object> {
   private readonly buckets = new WeakMap<K, Bucket>();
+  private readonly options: {
+    readonly rate: number;
+    readonly burst: number;
+    readonly closeAfterMs: number;
+    readonly now: () => number;
+  };
 
-  constructor(
-    private readonly options: {
-      readonly rate: number;
-      readonly burst: number;
-      readonly closeAfterMs: number;
-      readonly now: () => number;
-    },
-  ) {}
+  constructor(options: ActionBuckets<K>['options']) {
+    this.options = options;
+  }
 
   take(key: K): Verdict {
     const { rate, burst, closeAfterMs } = this.options;

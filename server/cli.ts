@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from '../config/index.ts';
+import { packagePath } from '../config/paths.ts';
 import { AUTH_KEY_FINGERPRINT } from '../auth/key-fingerprint.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { parseCommandArgs, parseUserCommand, USER_USAGE } from '../admin/user-commands.ts';
@@ -24,7 +25,7 @@ export const USAGE = `usage: warden <command>
 exit status: 0 success, 1 failure, 2 usage error`;
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  const pkg = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;

@@ -33,13 +33,16 @@ export class RoleProcess {
   private markReady: () => void = () => {};
   /** Resolves the first time the process reports ready. */
   readonly ready: Promise<void>;
+  readonly role: string;
+  private readonly spawn: RoleSpawner;
+  private readonly log: Logger;
+  private readonly options: RoleProcessOptions;
 
-  constructor(
-    readonly role: string,
-    private readonly spawn: RoleSpawner,
-    private readonly log: Logger,
-    private readonly options: RoleProcessOptions,
-  ) {
+  constructor(role: string, spawn: RoleSpawner, log: Logger, options: RoleProcessOptions) {
+    this.role = role;
+    this.spawn = spawn;
+    this.log = log;
+    this.options = options;
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../config/index.ts';
+import { packagePath } from '../config/paths.ts';
 import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
 import { TokenService } from '../auth/tokens.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
@@ -11,7 +11,7 @@ import { openStore } from '../store/index.ts';
 import { SUPERVISED_ENV } from './process.ts';
 import { RoleProcess, type RoleSpawner } from './role-process.ts';
 
-const WARDEN_BIN = fileURLToPath(new URL('../bin/warden.js', import.meta.url));
+const WARDEN_BIN = packagePath('bin', 'warden.js');
 
 /**
  * `warden start` (what `npm start` runs): the whole cluster on this host, the topology of

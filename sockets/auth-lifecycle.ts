@@ -60,7 +60,10 @@ export class AuthLifecycle {
   private readonly lastActive = new WeakMap<WardenSocket, number>();
   private readonly anonymous: (channel: string) => boolean;
 
-  constructor(private readonly options: AuthLifecycleOptions) {
+  private readonly options: AuthLifecycleOptions;
+
+  constructor(options: AuthLifecycleOptions) {
+    this.options = options;
     this.now = options.now ?? Date.now;
     this.random = options.random ?? Math.random;
     this.anonymous = compilePatterns(options.anonymousSubscribe ?? []);

@@ -31,7 +31,10 @@ export class UnauthenticatedTimeout {
   private readonly scheduler: DeadlineScheduler<WardenSocket> | null;
   private readonly now: () => number;
 
-  constructor(private readonly options: UnauthenticatedTimeoutOptions) {
+  private readonly options: UnauthenticatedTimeoutOptions;
+
+  constructor(options: UnauthenticatedTimeoutOptions) {
+    this.options = options;
     const { timeout } = options;
     if (timeout !== null && (!Number.isFinite(timeout) || timeout <= 0)) {
       throw new TypeError('UnauthenticatedTimeout: timeout must be a positive number of seconds, or null');

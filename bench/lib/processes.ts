@@ -5,6 +5,15 @@ import { fileURLToPath } from 'node:url';
 import { wallMs } from './timing.ts';
 
 export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
+const ENSURE_BUILD = fileURLToPath(new URL('../../scripts/ensure-deps.js', import.meta.url));
+let built = false;
+
+/** Brings dist/ up to date once per run: the benches measure the compiled build that production runs. */
+function ensureBuilt(): void {
+  if (built) return;
+  execFileSync(process.execPath, [ENSURE_BUILD], { stdio: ['ignore', 'inherit', 'inherit'] });
+  built = true;
+}
 
 /** Keep at most this much of a child's output (the supervisor of a long run logs a lot). */
 const MAX_OUTPUT = 2 * 2 ** 20;
@@ -139,6 +148,7 @@ export function runWarden(
   env: Readonly<Record<string, string>>,
   options: { stdin?: string; detached?: boolean } = {},
 ): Captured {
+  ensureBuilt();
   const captured = new Captured(process.execPath, [WARDEN_BIN, ...args], {
     env: { ...process.env, ...env },
     detached: options.detached ?? false,

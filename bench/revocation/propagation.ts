@@ -74,7 +74,7 @@ export interface RevocationResult {
     readonly lastFromExit: Summary | null;
     /** The command's "revoked" line (the store write is done) -> each socket's 'deauthenticate'. */
     readonly fromConfirmation: Summary | null;
-    /** The command spawned -> its exit (node + tsx start-up, store open, write). */
+    /** The command spawned -> its exit (node start-up, store open, write). */
     readonly commandMs: Summary | null;
     readonly missed: number;
     readonly roundsFailed: number;

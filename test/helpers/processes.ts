@@ -4,6 +4,21 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
+const ENSURE_BUILD = fileURLToPath(new URL('../../scripts/ensure-deps.js', import.meta.url));
+let built = false;
+
+/**
+ * `bin/warden.js`, with dist/ brought up to date first (once per test run; a few milliseconds when
+ * nothing changed). Spawned roles run the compiled build, as they do in production, while the
+ * in-process tests import the sources through tsx: a test never runs a stale build.
+ */
+export function wardenBin(): string {
+  if (!built) {
+    execFileSync(process.execPath, [ENSURE_BUILD], { stdio: ['ignore', 'inherit', 'inherit'] });
+    built = true;
+  }
+  return WARDEN_BIN;
+}
 
 /** A port that was free a moment ago (bind to 0, read it, release it). */
 export function freePort(): Promise<number> {
@@ -36,9 +51,16 @@ export interface RunningProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Spawns `warden <args>` with `env` layered over this process's environment. */
-export function runWarden(args: string[], env: Record<string, string>): RunningProcess {
-  const child = spawn(process.execPath, [WARDEN_BIN, ...args], {
+/**
+ * Spawns `warden <args>` with `env` layered over this process's environment; `bin` runs another
+ * copy of `bin/warden.js` (one outside the repository).
+ */
+export function runWarden(
+  args: string[],
+  env: Record<string, string>,
+  options: { bin?: string } = {},
+): RunningProcess {
+  const child = spawn(process.execPath, [options.bin ?? wardenBin(), ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

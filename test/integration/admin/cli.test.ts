@@ -4,12 +4,10 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connectClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
+import { wardenBin } from '../../helpers/processes.ts';
 import { startTestWarden, testEnv, testSecrets, type TestWarden } from '../../helpers/warden.ts';
-
-const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));
 
 interface Run {
   code: number | null;
@@ -39,7 +37,7 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     cwd: string = process.cwd(),
   ): Promise<Run> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [WARDEN, ...args], {
+      const child = spawn(process.execPath, [wardenBin(), ...args], {
         cwd,
         env: {
           ...process.env,

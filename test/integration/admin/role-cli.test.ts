@@ -4,14 +4,12 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import jwt from 'jsonwebtoken';
 import type { TokenClaims } from '../../../auth/tokens.ts';
 import { connectClient, socketLogin, type TestClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
+import { wardenBin } from '../../helpers/processes.ts';
 import { startTestWarden, testEnv, testSecrets, type TestWarden } from '../../helpers/warden.ts';
-
-const WARDEN = fileURLToPath(new URL('../../../bin/warden.js', import.meta.url));
 
 interface Run {
   code: number | null;
@@ -45,7 +43,7 @@ describe('warden role CLI (real processes, MariaDB and SQLite)', function () {
 
   function warden_(args: string[], env: Record<string, string> = {}, cwd = process.cwd()): Promise<Run> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [WARDEN, ...args], {
+      const child = spawn(process.execPath, [wardenBin(), ...args], {
         cwd,
         env: {
           ...process.env,

@@ -30,7 +30,10 @@ export class RawSocket {
   >();
   private nextCid = 1;
 
-  private constructor(readonly ws: WebSocket) {
+  readonly ws: WebSocket;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
     this.closed = new Promise((resolve) =>
       ws.once('close', (code, reason) => {
         const closed = { code, reason: reason.toString() };

@@ -522,9 +522,11 @@ spec:
           }
           const mounts = container.volumeMounts ?? [];
           for (const mount of mounts) assert.ok(volumes.has(mount.name), `${where}: volume ${mount.name}`);
-          assert.ok(
-            mounts.some((m) => m.mountPath === '/tmp'),
-            `${where}: a writable /tmp (tsx's cache)`,
+          // The compiled build keeps no transpile cache: DATA_DIR is the only writable path.
+          assert.deepEqual(
+            mounts.map((m) => m.mountPath).filter((path) => path !== configMapData().DATA_DIR),
+            [],
+            `${where}: writable paths other than DATA_DIR`,
           );
         }
       }
@@ -602,6 +604,28 @@ describe('Dockerfile', () => {
     assert.ok(final.lines.some((l) => /^ENV\s+NODE_ENV[= ]production$/.test(l)));
     const exposed = final.lines.filter((l) => /^EXPOSE\s/i.test(l)).flatMap((l) => l.split(/\s+/).slice(1));
     assert.deepEqual(exposed.sort(), ['7777', '8000', '8888']);
+  });
+
+  it('compiles in the build stage and ships only the build and production dependencies', () => {
+    const build = stages.slice(0, -1).flatMap((s) => s.lines);
+    const compile = build.findIndex((l) => /^RUN .*\bnpm run build\b/.test(l));
+    const prune = build.findIndex((l) => /^RUN .*\bnpm prune --omit=dev\b/.test(l));
+    assert.ok(compile >= 0 && compile < prune, 'npm run build, then npm prune --omit=dev');
+    const copied = final.lines
+      .filter((l) => /^COPY\s/i.test(l))
+      .map((l) => {
+        assert.match(l, /^COPY --from=build \/app\/\S+ \S+$/, l);
+        return l.split(/\s+/)[2]?.replace(/^\/app\//, '');
+      });
+    assert.deepEqual(copied.sort(), ['bin', 'client', 'dist', 'node_modules', 'package.json']);
+    // The entry point runs dist/ without a loader, and pruning removes the loader and the compiler.
+    assert.doesNotMatch(readFileSync(join(ROOT, 'bin', 'warden.js'), 'utf8'), /\btsx\b/);
+    const lock = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { dev?: boolean }>;
+    };
+    for (const name of ['tsx', 'esbuild', 'typescript']) {
+      assert.equal(lock.packages[`node_modules/${name}`]?.dev, true, `${name} is a dev dependency`);
+    }
   });
 
   it('keeps node_modules, .git, data and tests out of the build context', () => {
