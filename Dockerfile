@@ -12,6 +12,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
+# The browser client's bundle and the package's dist/ (client/dist is a build output, not in git).
+RUN node client/scripts/build.js
 # Production dependencies only (tsx, which runs the TypeScript sources, is one of them).
 RUN npm prune --omit=dev --no-audit --no-fund
 
