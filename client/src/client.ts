@@ -215,7 +215,7 @@ export class WardenClient {
       secure,
       path: options.path ?? '/socketcluster/',
       authTokenName: AUTH_TOKEN_NAME,
-      authEngine: storage,
+      authEngine: this.tracked(storage),
       autoReconnectOptions: { ...RECONNECT_OPTIONS, ...options.reconnect },
       ...(options.ticket === undefined ? {} : { query: { ticket: options.ticket } }),
       ...(options.lazy === true ? { autoConnect: false } : {}),
@@ -227,6 +227,22 @@ export class WardenClient {
         )
       : null;
     this.wire();
+  }
+
+  /** The last write of a token to storage (socketcluster-client does not wait for it). */
+  private lastSave: Promise<unknown> = Promise.resolve();
+
+  /** `storage`, with its writes remembered so that a login can wait until the token is kept. */
+  private tracked(storage: TokenStorage): TokenStorage {
+    return {
+      saveToken: (name, token, options) => {
+        const saved = storage.saveToken(name, token, options);
+        this.lastSave = saved.catch(() => undefined);
+        return saved;
+      },
+      removeToken: (name) => storage.removeToken(name),
+      loadToken: (name) => storage.loadToken(name),
+    };
   }
 
   /** `anonymous` (never authenticated here), `authenticated`, or `ended` (an authentication ended). */
@@ -482,9 +498,11 @@ export class WardenClient {
     this.authenticating = source;
     try {
       await start();
-      const claims = this.currentState === 'authenticated' ? this.currentClaims : null;
-      if (claims !== null && claims.jti !== before) return claims;
-      return await next;
+      const now = this.currentState === 'authenticated' ? this.currentClaims : null;
+      const claims = now !== null && now.jti !== before ? now : await next;
+      // Kept, too (a CLI that logs in and exits finds its token file written).
+      await this.lastSave;
+      return this.currentState === 'authenticated' && this.currentClaims !== null ? this.currentClaims : claims;
     } catch (error) {
       throw WardenClientError.from(error);
     } finally {

@@ -12,6 +12,8 @@ import type { TokenStorage } from './storage.ts';
  *   import { fileTokenStorage } from 'warden-client/node';
  *   const warden = createWardenClient({ url: 'https://rt.example.com', storage: fileTokenStorage('.warden-token') });
  */
+let writes = 0;
+
 export function fileTokenStorage(path: string): TokenStorage {
   const load = async (): Promise<string | null> => {
     try {
@@ -25,7 +27,7 @@ export function fileTokenStorage(path: string): TokenStorage {
   return {
     saveToken: async (_name, token) => {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-      const temporary = `${path}.${process.pid}.tmp`;
+      const temporary = `${path}.${process.pid}.${++writes}.tmp`;
       await writeFile(temporary, token, { mode: 0o600 });
       await chmod(temporary, 0o600);
       await rename(temporary, path);
