@@ -36,6 +36,7 @@ export default tseslint.config(
         document: 'readonly',
         localStorage: 'readonly',
         fetch: 'readonly',
+        performance: 'readonly',
       },
     },
   },

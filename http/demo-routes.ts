@@ -57,7 +57,9 @@ export function createDemoRoutes(deps: DemoRouteDeps): Router {
         return;
       }
       bundleHeaders(request, response);
-      response.sendFile(file, (error) => error && next(error));
+      response.sendFile(file, (error) => {
+        if (error && !response.headersSent) next(error);
+      });
     });
   }
   if (deps.showDemoUsers) {

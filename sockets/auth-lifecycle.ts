@@ -49,6 +49,8 @@ export interface AuthLifecycleOptions {
 const RETRY_AFTER_STORE_FAILURE_MS = 30_000;
 /** Longest wait for a client to adopt the token another of its tabs was renewed to. */
 const FOLLOW_WAIT_MS = 2_000;
+/** How long a local renewal is remembered for that purpose (the revocation covers it after that). */
+const FOLLOW_MEMORY_MS = 60_000;
 
 /**
  * Makes every live socket follow its token. SocketCluster checks `exp` only when the client
@@ -71,6 +73,11 @@ export class AuthLifecycle {
   private readonly anonymous: (channel: string) => boolean;
   /** Sockets that already waited once for their client to follow another socket's renewal. */
   private readonly waitedToFollow = new WeakSet<WardenSocket>();
+  /**
+   * Tokens a renewal on this worker has begun to replace (jti -> ms): known at once, before the
+   * replaced token's revocation has gone round the cluster.
+   */
+  private readonly renewingTokens = new Map<string, number>();
 
   constructor(private readonly options: AuthLifecycleOptions) {
     this.now = options.now ?? Date.now;
@@ -219,6 +226,7 @@ export class AuthLifecycle {
   }
 
   private async reissue(socket: WardenSocket, old: TokenClaims): Promise<void> {
+    this.renewingTokens.set(old.jti, this.now());
     const nowSeconds = Math.floor(this.now() / 1000);
     const ended = this.sessionProblem(socket, old, nowSeconds);
     if (ended !== null) {
@@ -372,13 +380,27 @@ export class AuthLifecycle {
     // storage) was renewed first: its client hands the new token to this one, which then
     // re-authenticates with it. Waiting a moment for that keeps one renewal per token rather
     // than one per tab; a client that does not follow is renewed on the second wake-up.
-    if (this.options.revocations.replacedAt(claims.jti) !== null && !this.waitedToFollow.has(socket)) {
+    if (this.replacedElsewhere(claims.jti) && !this.waitedToFollow.has(socket)) {
       this.waitedToFollow.add(socket);
       const wait = Math.min((this.options.reuseGrace * 1000) / 2, FOLLOW_WAIT_MS);
       this.scheduler.schedule(socket, Math.min(this.now() + wait, claims.exp * 1000));
       return;
     }
     this.renew(socket).catch((error: unknown) => this.options.log.error('renewal failed', { error }));
+  }
+
+  /** Whether another socket's renewal replaced (or is replacing) this token. */
+  private replacedElsewhere(jti: string): boolean {
+    const now = this.now();
+    if (this.renewingTokens.size > 1000) {
+      for (const [key, at] of this.renewingTokens)
+        if (now - at > FOLLOW_MEMORY_MS) this.renewingTokens.delete(key);
+    }
+    const started = this.renewingTokens.get(jti);
+    return (
+      (started !== undefined && now - started <= FOLLOW_MEMORY_MS) ||
+      this.options.revocations.replacedAt(jti) !== null
+    );
   }
 
   /**

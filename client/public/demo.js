@@ -31,6 +31,8 @@ const ui = {
 };
 
 const warden = createWardenClient();
+// For trying the client from the devtools console.
+window.warden = warden;
 let connected = false;
 
 const time = (date = new Date()) => date.toLocaleTimeString([], { hour12: false });
@@ -172,6 +174,8 @@ warden.on('connection', ({ state, code, terminal, why }) => {
 });
 warden.on('receive', render);
 warden.on('authenticated', ({ claims, source }) => {
+  // How long this page took from navigation to an authenticated socket (shown in the devtools).
+  document.body.dataset.authenticatedAfterMs ??= String(Math.round(performance.now()));
   if (source === 'login') log('info', `logged in as ${claims.username}`);
   else if (source === 'tab') log('info', `logged in as ${claims.username} in another tab`);
   else log('info', `authenticated as ${claims.username} from the stored token`);

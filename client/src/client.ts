@@ -502,7 +502,9 @@ export class WardenClient {
       const claims = now !== null && now.jti !== before ? now : await next;
       // Kept, too (a CLI that logs in and exits finds its token file written).
       await this.lastSave;
-      return this.currentState === 'authenticated' && this.currentClaims !== null ? this.currentClaims : claims;
+      return this.currentState === 'authenticated' && this.currentClaims !== null
+        ? this.currentClaims
+        : claims;
     } catch (error) {
       throw WardenClientError.from(error);
     } finally {
@@ -545,8 +547,9 @@ export class WardenClient {
       const error = WardenClientError.from(payload);
       const given = (payload as { reason?: unknown } | null)?.reason;
       const jti = this.currentClaims?.jti;
-      if (jti !== undefined)
-        this.end(jti, isAuthEndedReason(given) ? given : reasonOfRefusal(error), error, true);
+      if (jti === undefined) return;
+      if (this.loggingOut) this.end(jti, 'logout', null, true);
+      else this.end(jti, isAuthEndedReason(given) ? given : reasonOfRefusal(error), error, true);
     });
     this.consume(socket.receiver(HELLO_EVENT), (data) => {
       const worker = (data as { worker?: unknown } | null)?.worker;
@@ -623,6 +626,8 @@ export class WardenClient {
         void this.adopt(message.token);
         return;
       case 'ended': {
+        // This tab's own logout is under way: it reports `logout` itself.
+        if (this.loggingOut) return;
         if (this.currentState !== 'authenticated' || this.currentClaims?.jti !== message.jti) return;
         // Another tab's own logout is, from here, a logout elsewhere.
         const reason = message.reason === 'logout' ? 'logout-elsewhere' : message.reason;

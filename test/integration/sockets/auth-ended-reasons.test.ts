@@ -38,7 +38,7 @@ describe('the reason the server gives when it ends an authentication', function 
     const otherEnds = endsOf(other);
     const otherEnded = other.socket.receiver(AUTH_ENDED_EVENT).once();
 
-    await own.socket.invoke('logout');
+    await own.socket.invoke('logout', {});
     await otherEnded;
     // A round trip on the own socket: anything the server sent it before has arrived.
     await own.socket.invoke('login', { username: user.username, password });
