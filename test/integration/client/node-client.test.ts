@@ -194,6 +194,20 @@ describe('warden-client in Node against a real server', function () {
       assert.equal(warden1.expiresAt, renewed.expiresAt);
     });
 
+    it('emits `expiring` ahead of the expiry of a token that has not been renewed yet', async function () {
+      const { user, password } = await warden.createUser();
+      // A lead as long as the token's life: due as soon as a token arrives.
+      const warden1 = client(warden, { expiringLead: 6 });
+      const held: number[] = [];
+      warden1.on('authenticated', ({ claims }) => held.push(claims.exp));
+      warden1.on('renewed', ({ claims }) => held.push(claims.exp));
+      const expiring = next(warden1, 'expiring');
+      await warden1.login(user.username, password);
+      const event = await expiring;
+      assert.ok(held.includes(event.expiresAt), `${event.expiresAt} is the expiry of a token it held`);
+      assert.ok(event.inSeconds <= 6);
+    });
+
     it('stops retrying once the server closes it for staying logged out after a revocation, and says so', async function () {
       const { user, password } = await warden.createUser();
       const warden1 = client(warden);
