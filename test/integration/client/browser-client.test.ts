@@ -72,6 +72,37 @@ async function waitUntil(
   }
 }
 
+/**
+ * Run in the page (as source text: tsx's helpers do not exist there): unlabelled inputs, unnamed
+ * buttons, and visible text under WCAG AA contrast (4.5:1) against the page's white background.
+ */
+const A11Y_CHECK = `(() => {
+  const problems = [];
+  const visible = (el) => el.offsetParent !== null;
+  for (const input of document.querySelectorAll('input')) {
+    if (visible(input) && input.labels.length === 0) problems.push('unlabelled input #' + input.id);
+  }
+  for (const button of document.querySelectorAll('button')) {
+    const name = button.getAttribute('aria-label') ?? button.textContent.trim();
+    if (visible(button) && name === '') problems.push('a button without a name');
+  }
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.match(/[0-9.]+/g).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  for (const el of document.querySelectorAll('body *')) {
+    if (!visible(el) || !Array.from(el.childNodes).some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const style = getComputedStyle(el);
+    if (style.backgroundColor !== 'rgba(0, 0, 0, 0)' && style.backgroundColor !== 'rgb(255, 255, 255)') continue;
+    const ratio = 1.05 / (luminance(style.color) + 0.05);
+    if (ratio < 4.5) problems.push('contrast ' + ratio.toFixed(2) + ' of ' + el.tagName + '#' + el.id);
+  }
+  return problems;
+})()`;
+
 describe('warden-client in Chromium', function () {
   let browser: Browser;
   let context: BrowserContext;
@@ -343,6 +374,39 @@ describe('warden-client in Chromium', function () {
       await b.evaluate(() => new Promise((resolve) => setTimeout(resolve, 0)));
       assert.deepEqual((await seen(a)).ended, ['logout']);
       assert.deepEqual((await seen(b)).ended, ['logout-elsewhere']);
+    });
+
+    it('passes a basic accessibility check: labelled controls, keyboard login, WCAG AA text contrast', async function () {
+      const { user, password } = await warden.createUser({ subscribe: ['chat.*'] });
+      const page = await tab();
+      await statusOf(page, 'not logged in');
+      const check = () => page.evaluate(A11Y_CHECK) as Promise<string[]>;
+      assert.deepEqual(await check(), []);
+      // Keyboard only: focus the username, type, tab to the password, Enter.
+      await page.focus('#username');
+      await page.keyboard.type(user.username);
+      await page.keyboard.press('Tab');
+      assert.equal(await page.evaluate(() => document.activeElement?.id), 'password');
+      await page.keyboard.type(password);
+      await page.keyboard.press('Enter');
+      await statusOf(page, `authenticated as ${user.username}`);
+      assert.deepEqual(await check(), []);
+      // The check itself sees what it should.
+      await page.evaluate(() => {
+        const faint = document.createElement('p');
+        faint.id = 'faint';
+        faint.style.color = '#bbb';
+        faint.textContent = 'hard to read';
+        const bare = document.createElement('input');
+        bare.id = 'bare';
+        document.body.append(faint, bare);
+      });
+      const found = await check();
+      assert.ok(
+        found.some((problem) => problem.endsWith('P#faint')),
+        JSON.stringify(found),
+      );
+      assert.ok(found.includes('unlabelled input #bare'), JSON.stringify(found));
     });
 
     it('shows who I am, my permissions, the expiry, my subscriptions across a reload, and the demo users', async function () {
