@@ -582,6 +582,8 @@ export class WardenClient {
     this.currentState = 'authenticated';
     this.endedJti = null;
     this.scheduleExpiring(claims);
+    // Cookie mode after a reload: the cookie's expiry is not known here; the token's is close to it.
+    if (this.mode === 'cookie' && this.refreshTimer === null) this.scheduleRefresh(claims.exp);
     if (previous === null) {
       const source = fromTab ? 'tab' : (this.authenticating ?? 'handshake');
       this.emit('authenticated', { claims, source });
@@ -636,6 +638,8 @@ export class WardenClient {
         return;
       }
       case 'refreshed':
+        // A tab waiting for the lock to refresh sees this and does not refresh again.
+        this.lastRefresh = Math.max(this.lastRefresh, message.expiresAt);
         this.scheduleRefresh(message.expiresAt);
         return;
     }
