@@ -650,7 +650,10 @@ export class WardenClient {
     const claims = decodeToken(token);
     if (claims === null || typeof claims.jti !== 'string' || typeof claims.iat !== 'number') return;
     const mine = this.currentState === 'authenticated' ? this.currentClaims : null;
-    if (mine !== null && (mine.jti === claims.jti || mine.iat > claims.iat)) return;
+    // Newest by `iat`; two tokens of the same second (both tabs renewed at once, e.g. by a
+    // permission change) by `jti`, so that the tabs settle on one instead of swapping.
+    if (mine !== null && (mine.iat > claims.iat || (mine.iat === claims.iat && mine.jti >= claims.jti)))
+      return;
     if (this.closed) return;
     if (this.socket.state !== 'open') {
       // Used by the next handshake.
