@@ -15,6 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build
+# The browser client's bundle and the package's dist/ (client/dist is a build output, not in git).
+RUN node client/scripts/build.js
 RUN npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime: the compiled JavaScript, its production dependencies and the demo page's files;

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'client/public/vendor/', 'bench/results/'] },
+  { ignores: ['node_modules/', '**/dist/', 'data/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -35,6 +35,8 @@ export default tseslint.config(
         window: 'readonly',
         document: 'readonly',
         localStorage: 'readonly',
+        fetch: 'readonly',
+        performance: 'readonly',
       },
     },
   },

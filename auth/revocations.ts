@@ -130,6 +130,20 @@ export class RevocationList {
     }
   }
 
+  /**
+   * Which entry refuses these claims, in the order `problem` checks them: `token` (revoked
+   * outright: a logout), `session`, `user`, `replaced` (used again after its grace), or null.
+   */
+  refusedBy(claims: TokenClaims, nowSeconds: number, graceSeconds: number): Revocation['kind'] | null {
+    const token = this.tokens.get(claims.jti);
+    if (token !== undefined && token.replacedAt === OUTRIGHT) return 'token';
+    if (this.sessions.has(claims.sid)) return 'session';
+    const user = this.users.get(claims.sub);
+    if (user !== undefined && claims.iat < user.cutoff) return 'user';
+    if (token !== undefined && nowSeconds - token.replacedAt > graceSeconds) return 'replaced';
+    return null;
+  }
+
   /** When a renewal replaced this token (epoch s), or null if it was not replaced. */
   replacedAt(jti: string): number | null {
     const entry = this.tokens.get(jti);

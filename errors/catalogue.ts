@@ -1,3 +1,5 @@
+import { ERRORS, type WardenErrorCode, type WardenErrorName } from '../client/src/protocol.ts';
+
 /**
  * Warden's one error catalogue, shared by the HTTP routes and the socket paths.
  *
@@ -7,38 +9,13 @@
  * enumerable property of an error passed to `action.block()` / `request.error()`, so internals
  * travel only as the standard, non-enumerable `cause`.
  *
+ * The table of names, codes and statuses is in the protocol module the client package shares
+ * (client/src/protocol.ts): the browser and Node clients read the same names.
+ *
  * @example
  *   throw new WardenError('PublishError', 'channel "a.b" is not in your publish claims');
  */
-export const ERRORS = {
-  LoginError: { code: 'LOGIN_FAILED', status: 401 },
-  BadRequestError: { code: 'BAD_REQUEST', status: 400 },
-  PayloadTooLargeError: { code: 'PAYLOAD_TOO_LARGE', status: 413 },
-  UnsupportedMediaTypeError: { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415 },
-  RateLimitError: { code: 'RATE_LIMITED', status: 429 },
-  AuthTokenMissingError: { code: 'TOKEN_MISSING', status: 401 },
-  AuthTokenInvalidError: { code: 'TOKEN_INVALID', status: 401 },
-  AuthTokenExpiredError: { code: 'TOKEN_EXPIRED', status: 401 },
-  AuthTokenRevokedError: { code: 'TOKEN_REVOKED', status: 401 },
-  TokenReuseError: { code: 'TOKEN_REUSED', status: 401 },
-  SessionExpiredError: { code: 'SESSION_EXPIRED', status: 401 },
-  PublishError: { code: 'PUBLISH_FORBIDDEN', status: 403 },
-  SubscribeError: { code: 'SUBSCRIBE_FORBIDDEN', status: 403 },
-  InvokeError: { code: 'INVOKE_FORBIDDEN', status: 403 },
-  OriginError: { code: 'ORIGIN_FORBIDDEN', status: 403 },
-  GatewayIdentityError: { code: 'GATEWAY_IDENTITY', status: 401 },
-  NotFoundError: { code: 'NOT_FOUND', status: 404 },
-  UserExistsError: { code: 'USER_EXISTS', status: 409 },
-  UserNotFoundError: { code: 'USER_NOT_FOUND', status: 404 },
-  RoleExistsError: { code: 'ROLE_EXISTS', status: 409 },
-  RoleNotFoundError: { code: 'ROLE_NOT_FOUND', status: 404 },
-  StoreUnavailableError: { code: 'STORE_UNAVAILABLE', status: 503 },
-  ServiceUnavailableError: { code: 'SERVICE_UNAVAILABLE', status: 503 },
-  InternalError: { code: 'INTERNAL', status: 500 },
-} as const satisfies Record<string, { code: string; status: number }>;
-
-export type WardenErrorName = keyof typeof ERRORS;
-export type WardenErrorCode = (typeof ERRORS)[WardenErrorName]['code'];
+export { ERRORS, type WardenErrorName, type WardenErrorCode };
 
 /** Public extra fields a client may act on (e.g. `retryAfter` seconds for a rate limit). */
 export interface ErrorDetails {

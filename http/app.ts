@@ -15,6 +15,8 @@ export interface HttpAppDeps extends AuthRouteDeps, HealthDeps {
   readonly log: Logger;
   readonly originGuard: (request: IncomingMessage) => void;
   readonly allowedOrigins: readonly string[] | null;
+  /** Outside production: the demo page also lists the demo users' permissions. */
+  readonly development?: boolean;
   /** OpenID Connect's routes (exchange, back-channel logout); null when OIDC_ISSUER is not set. */
   readonly oidc: {
     readonly verifier: OidcVerifier;
@@ -125,7 +127,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       }),
     );
   }
-  app.use(createDemoRoutes());
+  app.use(createDemoRoutes({ originGuard: deps.originGuard, showDemoUsers: deps.development === true }));
   app.use(notFound);
   app.use(createErrorResponder(deps.log));
   return app;

@@ -1,7 +1,7 @@
 // Runs before `npm start` and `npm test` (the prestart/pretest scripts), and before the tests and
 // benches spawn `bin/warden.js`: on a fresh clone it installs the locked dependencies first, then
-// compiles the sources into dist/ when the build is missing or stale, so that the README's set-up
-// stays two commands. Plain JavaScript with no dependencies: it runs before anything is installed.
+// compiles the sources into dist/ when the build is missing or stale (and the browser client into
+// client/dist/), so that the README's set-up stays two commands. Plain JavaScript with no dependencies: it runs before anything is installed.
 //
 // Stale means: a source file, a source folder (a file added, renamed or removed) or a tsconfig is
 // newer than dist/.build-stamp, or the set of source files differs from the one the stamp lists.
@@ -48,7 +48,13 @@ function walk(dir, into) {
 function inputs() {
   const { include } = JSON.parse(readFileSync(join(root, BUILD_CONFIG), 'utf8'));
   const paths = [join(root, 'tsconfig.json'), join(root, BUILD_CONFIG)];
-  for (const folder of include) if (existsSync(join(root, folder))) walk(join(root, folder), paths);
+  for (const entry of include) {
+    const path = join(root, entry);
+    if (!existsSync(path)) continue;
+    // An entry is a folder, or one file (the protocol module shared with the browser client).
+    if (statSync(path).isFile()) paths.push(path);
+    else walk(path, paths);
+  }
   return paths;
 }
 
@@ -95,4 +101,31 @@ if (reason !== null) {
   writeFileSync(stampPath, JSON.stringify({ files }) + '\n');
   // Dated when the build began: a source saved while tsc ran is newer, so the next run rebuilds.
   utimesSync(stampPath, startedAt, startedAt);
+}
+
+/** Newest modification time (ms) of the files under `dir`. */
+function newest(dir) {
+  let latest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return latest;
+}
+
+// The browser client (client/dist/, not in git) is built when it is missing or older than its sources.
+const client = join(root, 'client');
+const built = join(client, 'dist', 'warden-client.js');
+const clientSources = Math.max(
+  newest(join(client, 'src')),
+  statSync(join(client, 'scripts', 'build.js')).mtimeMs,
+  statSync(join(client, 'package.json')).mtimeMs,
+);
+if (!existsSync(built) || statSync(built).mtimeMs < clientSources) {
+  console.log('warden: building the browser client (client/dist)...');
+  const result = spawnSync(process.execPath, [join(client, 'scripts', 'build.js')], {
+    stdio: 'inherit',
+    cwd: root,
+  });
+  if (result.status !== 0) process.exit(result.status ?? 1);
 }

@@ -11,9 +11,17 @@ import type { Permissions, Store } from '../store/types.ts';
 import { claimsOf, isOpen, type WardenSocket } from './socket-facade.ts';
 import type { SocketRegistry } from './socket-registry.ts';
 import { fillPermissions } from '../auth/role-permissions.ts';
+import { AUTH_ENDED_EVENT, type AuthEndedPayload, type AuthEndedReason } from '../client/src/protocol.ts';
 
-/** Client event that tells a socket why it lost its authentication (SC's own deauth carries no reason). */
-export const AUTH_ENDED_EVENT = 'warden:authEnded';
+export { AUTH_ENDED_EVENT };
+
+/** Why a revocation of this kind ended a socket's authentication, as the client is told. */
+const REASON_OF_REVOCATION: Readonly<Record<Revocation['kind'], AuthEndedReason>> = {
+  token: 'logout-elsewhere',
+  session: 'session-ended',
+  user: 'revoked',
+  replaced: 'revoked',
+};
 
 export interface AuthLifecycleOptions {
   readonly registry: SocketRegistry;
@@ -39,6 +47,10 @@ export interface AuthLifecycleOptions {
 }
 
 const RETRY_AFTER_STORE_FAILURE_MS = 30_000;
+/** Longest wait for a client to adopt the token another of its tabs was renewed to. */
+const FOLLOW_WAIT_MS = 2_000;
+/** How long a local renewal is remembered for that purpose (the revocation covers it after that). */
+const FOLLOW_MEMORY_MS = 60_000;
 
 /**
  * Makes every live socket follow its token. SocketCluster checks `exp` only when the client
@@ -59,6 +71,13 @@ export class AuthLifecycle {
   /** Last client activity per socket (ms); a WeakMap so closed sockets cost nothing. */
   private readonly lastActive = new WeakMap<WardenSocket, number>();
   private readonly anonymous: (channel: string) => boolean;
+  /** Sockets that already waited once for their client to follow another socket's renewal. */
+  private readonly waitedToFollow = new WeakSet<WardenSocket>();
+  /**
+   * Tokens a renewal on this worker has begun to replace (jti -> ms): known at once, before the
+   * replaced token's revocation has gone round the cluster.
+   */
+  private readonly renewingTokens = new Map<string, number>();
 
   private readonly options: AuthLifecycleOptions;
 
@@ -96,17 +115,45 @@ export class AuthLifecycle {
     })();
   }
 
-  /** Ends a socket's authentication with a reason, on this worker. */
-  endAuthentication(socket: WardenSocket, reason: WardenError): void {
+  /**
+   * Ends a socket's authentication on this worker, telling the client the error and why
+   * (`reason`, which its UI can tell apart: an own logout is not an attack).
+   */
+  endAuthentication(socket: WardenSocket, error: WardenError, reason: AuthEndedReason): void {
     this.forget(socket);
     if (!isOpen(socket)) return;
-    socket.transmit(AUTH_ENDED_EVENT, { name: reason.name, code: reason.code, message: reason.message }, {});
+    const payload: AuthEndedPayload = { name: error.name, code: error.code, message: error.message, reason };
+    socket.transmit(AUTH_ENDED_EVENT, payload, {});
     void socket.deauthenticate();
     this.reconcileSubscriptions(socket, null);
   }
 
-  /** Deauthenticates this worker's sockets that a new revocation covers. */
+  /** Stops following this socket's token without telling it anything (its own logout). */
+  release(socket: WardenSocket): void {
+    this.forget(socket);
+  }
+
+  /**
+   * Deauthenticates this worker's sockets that a new revocation covers. A user's revocation is
+   * reported as `disabled` when the account is disabled or gone (`warden user disable` revokes
+   * through the same path); finding that out costs one store read per revocation, not per socket,
+   * and the sockets' claims are checked again after it.
+   */
   enforce(revocation: Revocation): void {
+    if (revocation.kind === 'user') {
+      void this.options.store
+        .findUserById(revocation.userId)
+        .then(
+          (user) => (user === null || user.disabled ? 'disabled' : 'revoked'),
+          () => 'revoked' as const,
+        )
+        .then((reason) => this.enforceNow(revocation, reason));
+      return;
+    }
+    this.enforceNow(revocation, REASON_OF_REVOCATION[revocation.kind]);
+  }
+
+  private enforceNow(revocation: Revocation, reason: AuthEndedReason): void {
     const { registry } = this.options;
     const sockets =
       revocation.kind === 'token' || revocation.kind === 'replaced'
@@ -121,7 +168,7 @@ export class AuthLifecycle {
         claims === undefined
           ? null
           : this.options.revocations.problem(claims, nowSeconds, this.options.reuseGrace);
-      if (problem !== null) this.endAuthentication(socket, problem);
+      if (problem !== null) this.endAuthentication(socket, problem, reason);
     }
   }
 
@@ -182,10 +229,11 @@ export class AuthLifecycle {
   }
 
   private async reissue(socket: WardenSocket, old: TokenClaims): Promise<void> {
+    this.renewingTokens.set(old.jti, this.now());
     const nowSeconds = Math.floor(this.now() / 1000);
     const ended = this.sessionProblem(socket, old, nowSeconds);
     if (ended !== null) {
-      this.endAuthentication(socket, ended);
+      this.endAuthentication(socket, ended, 'session-ended');
       return;
     }
     if (old.idp !== undefined) {
@@ -207,6 +255,7 @@ export class AuthLifecycle {
       this.endAuthentication(
         socket,
         new WardenError('AuthTokenRevokedError', 'the account is disabled or removed'),
+        'disabled',
       );
       return;
     }
@@ -279,7 +328,8 @@ export class AuthLifecycle {
     const nowSeconds = Math.floor(this.now() / 1000);
     const revoked = this.options.revocations.problem(claims, nowSeconds, this.options.reuseGrace);
     if (revoked !== null) {
-      this.endAuthentication(socket, revoked);
+      const kind = this.options.revocations.refusedBy(claims, nowSeconds, this.options.reuseGrace);
+      this.endAuthentication(socket, revoked, REASON_OF_REVOCATION[kind ?? 'user']);
       return;
     }
     this.options.registry.set(socket, claims);
@@ -287,6 +337,8 @@ export class AuthLifecycle {
     if (!this.lastActive.has(socket)) this.touch(socket);
     // A token already replaced (accepted within the reuse grace) is renewed right away.
     const replaced = this.options.revocations.replacedAt(claims.jti) !== null;
+    if (replaced) this.waitedToFollow.add(socket);
+    else this.waitedToFollow.delete(socket);
     this.scheduler.schedule(socket, replaced ? this.now() : this.deadline(claims));
     this.reconcileSubscriptions(socket, claims);
   }
@@ -317,14 +369,41 @@ export class AuthLifecycle {
     if (claims === undefined) return;
     if (this.now() >= claims.exp * 1000) {
       const nowSeconds = Math.floor(this.now() / 1000);
-      this.endAuthentication(
-        socket,
-        sessionAgeProblem(claims, nowSeconds, this.options.sessionMaxAge) ??
+      const sessionOver = sessionAgeProblem(claims, nowSeconds, this.options.sessionMaxAge);
+      if (sessionOver !== null) this.endAuthentication(socket, sessionOver, 'session-ended');
+      else
+        this.endAuthentication(
+          socket,
           new WardenError('AuthTokenExpiredError', 'the auth token has expired'),
-      );
+          'expired',
+        );
+      return;
+    }
+    // Another socket holding this same token (another tab of the same browser, which shares its
+    // storage) was renewed first: its client hands the new token to this one, which then
+    // re-authenticates with it. Waiting a moment for that keeps one renewal per token rather
+    // than one per tab; a client that does not follow is renewed on the second wake-up.
+    if (this.replacedElsewhere(claims.jti) && !this.waitedToFollow.has(socket)) {
+      this.waitedToFollow.add(socket);
+      const wait = Math.min((this.options.reuseGrace * 1000) / 2, FOLLOW_WAIT_MS);
+      this.scheduler.schedule(socket, Math.min(this.now() + wait, claims.exp * 1000));
       return;
     }
     this.renew(socket).catch((error: unknown) => this.options.log.error('renewal failed', { error }));
+  }
+
+  /** Whether another socket's renewal replaced (or is replacing) this token. */
+  private replacedElsewhere(jti: string): boolean {
+    const now = this.now();
+    if (this.renewingTokens.size > 1000) {
+      for (const [key, at] of this.renewingTokens)
+        if (now - at > FOLLOW_MEMORY_MS) this.renewingTokens.delete(key);
+    }
+    const started = this.renewingTokens.get(jti);
+    return (
+      (started !== undefined && now - started <= FOLLOW_MEMORY_MS) ||
+      this.options.revocations.replacedAt(jti) !== null
+    );
   }
 
   /**

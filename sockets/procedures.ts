@@ -19,6 +19,12 @@ export interface ProcedureDeps {
   readonly revoke: (revocation: Revocation) => Promise<void>;
   readonly log: Logger;
   readonly clientAddress: SocketAddressOf;
+  /**
+   * Stops following a socket's token (AuthLifecycle.release), before a logout revokes it: the
+   * revocation then ends the token's other sockets (`logout-elsewhere`), never the one that
+   * logged out, whose client knows it was its own logout.
+   */
+  readonly release: (socket: WardenSocket) => void;
 }
 
 /** The `accessToken` of a login request, if it is one. */
@@ -63,6 +69,7 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
       async (socket) => {
         const claims = claimsOf(socket);
         if (claims === null) return { loggedOut: false };
+        deps.release(socket);
         await socket.deauthenticate();
         await deps
           .revoke(Revocations.ofToken(claims))

@@ -39,6 +39,7 @@ import {
   serveProcedures,
 } from '../sockets/procedures.ts';
 import { SocketRegistry } from '../sockets/socket-registry.ts';
+import { announceWorker } from '../sockets/hello.ts';
 import { createSocketAddressOf } from '../sockets/socket-facade.ts';
 import { createClientAddressResolver } from '../net/client-address.ts';
 import { openStore } from '../store/index.ts';
@@ -190,6 +191,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     now,
   });
   lifecycle.attach(agServer);
+  if (config.nodeEnv !== 'production') announceWorker(agServer, `pid ${process.pid}`);
 
   const clientAddress = createClientAddressResolver({ trustProxy: config.trustProxy });
   const socketAddress = createSocketAddressOf(clientAddress);
@@ -198,6 +200,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     revoke,
     log,
     clientAddress: socketAddress,
+    release: (socket) => lifecycle.release(socket),
   });
   const originGuard = createOriginGuard({
     allowedOrigins: config.allowedOrigins,
@@ -278,6 +281,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     clientAddress,
     originGuard,
     allowedOrigins: config.allowedOrigins,
+    development: config.nodeEnv !== 'production',
     brokerReady: options.brokerReady ?? (() => true),
     accepting: () => accepting,
     oidc:

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,9 @@ import { round, summarize, type Summary } from '../lib/stats.ts';
 import { sleep, wallMs, waitUntil } from '../lib/timing.ts';
 import { clusterLog, stopCluster, type RevocationResult } from '../revocation/propagation.ts';
 import type { FromStormClients, ReconnectOptions, ToStormClients } from './protocol.ts';
+import { RECONNECT_OPTIONS } from '../../client/src/client.ts';
 
 const CLIENTS_SCRIPT = fileURLToPath(new URL('./clients.ts', import.meta.url));
-const BROWSER_CLIENT = fileURLToPath(new URL('../../client/warden-client.js', import.meta.url));
 
 export interface StormOptions {
   readonly workers: number;
@@ -37,7 +37,7 @@ export interface StormOptions {
   readonly baselineMs: number;
   /** Longest wait for every client of the killed worker to be back, ms. */
   readonly backTimeoutMs: number;
-  /** The clients' back-off; default: the browser client's (client/warden-client.js). */
+  /** The clients' back-off; default: the browser client's (client/src/client.ts). */
   readonly reconnect?: ReconnectOptions;
   /** Extra environment for the cluster. */
   readonly env?: Readonly<Record<string, string>>;
@@ -94,22 +94,9 @@ export interface StormResult {
   readonly clusterLogSample: readonly string[];
 }
 
-/** The browser client's back-off, read from client/warden-client.js so the bench uses what ships. */
+/** The browser client's back-off, imported from the client package so the bench uses what ships. */
 export function browserReconnectOptions(): ReconnectOptions {
-  const text = readFileSync(BROWSER_CLIENT, 'utf8');
-  const block = /RECONNECT_OPTIONS = Object\.freeze\(\{([^}]*)\}\)/.exec(text)?.[1];
-  if (block === undefined) throw new Error('RECONNECT_OPTIONS not found in client/warden-client.js');
-  const value = (name: string) => {
-    const match = new RegExp(`${name}:\\s*([\\d_.]+)`).exec(block);
-    if (match === null) throw new Error(`RECONNECT_OPTIONS.${name} not found`);
-    return Number((match[1] as string).replaceAll('_', ''));
-  };
-  return {
-    initialDelay: value('initialDelay'),
-    randomness: value('randomness'),
-    multiplier: value('multiplier'),
-    maxDelay: value('maxDelay'),
-  };
+  return { ...RECONNECT_OPTIONS };
 }
 
 const USERNAME = 'bench-storm';

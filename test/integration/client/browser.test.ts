@@ -94,16 +94,21 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     );
   }
 
-  /** Waits for a #log entry of this kind (message, error, info) that contains `text`; returns it. */
+  /**
+   * Waits for a #log entry of this kind (message, error, info) whose text contains `text`; returns
+   * that text (without the entry's timestamp).
+   */
   async function logEntry(page: Page, kind: string, text: string): Promise<string> {
     await waitUntil(
       page,
       `#log should get a ${kind} entry containing "${text}"`,
       ([k, t]) =>
-        Array.from(document.querySelectorAll(`#log li.${k}`)).some((li) => li.textContent?.includes(t ?? '')),
+        Array.from(document.querySelectorAll(`#log li.${k} .text`)).some((span) =>
+          span.textContent?.includes(t ?? ''),
+        ),
       [kind, text],
     );
-    const entries = await page.locator(`#log li.${kind}`, { hasText: text }).allTextContents();
+    const entries = await page.locator(`#log li.${kind} .text`, { hasText: text }).allTextContents();
     return entries[0] as string;
   }
 
@@ -154,8 +159,9 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     const keys = await page.evaluate(() => Object.keys(localStorage));
     assert.deepEqual(keys, [TOKEN_KEY]);
     assert.equal(await page.inputValue('#password'), '', 'the password field is cleared');
-    assert.equal(await page.isDisabled('#login'), true);
-    assert.equal(await page.isEnabled('#logout'), true);
+    // Once logged in, the login form gives way to who I am and a logout button.
+    assert.equal(await page.isHidden('#login-form'), true);
+    assert.equal(await page.isVisible('#logout'), true);
     expectNoProblems(problems);
   });
 
@@ -166,7 +172,10 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     await statusIs(page, `authenticated as ${user.username}`);
     assert.equal(await page.inputValue('#password'), '');
     // No login happened on the new page: the handshake accepted the stored token.
-    assert.deepEqual(await page.locator('#log li.info', { hasText: 'logged in as' }).allTextContents(), []);
+    assert.deepEqual(
+      await page.locator('#log li.info .text', { hasText: 'logged in as' }).allTextContents(),
+      [],
+    );
     assert.equal(await storedToken(page), token);
     expectNoProblems(problems);
   });
@@ -179,7 +188,7 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     await logEntry(page, 'info', `subscribed to ${channel}`);
     await publishThroughPage(page, channel, text);
     assert.equal(await logEntry(page, 'message', text), `${channel}: ${text}`);
-    assert.deepEqual(await page.locator('#log li.error').allTextContents(), []);
+    assert.deepEqual(await page.locator('#log li.error .text').allTextContents(), []);
     expectNoProblems(problems);
   });
 
@@ -189,7 +198,7 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     assert.match(await logEntry(page, 'error', 'PublishError'), /^PublishError: .*news/);
     await subscribeThroughPage(page, 'news');
     assert.match(await logEntry(page, 'error', 'SubscribeError'), /^SubscribeError: .*news/);
-    assert.deepEqual(await page.locator('#log li.message').allTextContents(), []);
+    assert.deepEqual(await page.locator('#log li.message .text').allTextContents(), []);
     assert.equal(await page.textContent('#status'), `authenticated as ${user.username}`);
     expectNoProblems(problems);
   });
@@ -200,6 +209,9 @@ describe('the demo page in Chromium (browser client end to end)', function () {
     await page.click('#logout');
     await statusIs(page, 'not logged in');
     assert.equal(await storedToken(page), null);
+    // An own logout is a logout, not a revocation shown in red.
+    await logEntry(page, 'info', 'logged out');
+    assert.deepEqual(await page.locator('#log li.error .text').allTextContents(), []);
 
     // Putting the old token back does not log the page in again: logout revoked it.
     await page.evaluate(([key, value]) => localStorage.setItem(key, value), [TOKEN_KEY, token] as const);
