@@ -1,6 +1,7 @@
 import type { AGServer } from 'socketcluster-server';
 import { toWardenError } from '../errors/catalogue.ts';
 import type { ActionStream, AsyncAuthorizer, Authorizer, MiddlewareAction } from './action.ts';
+import type { RefusalRecorder } from './refusals.ts';
 
 export interface InboundAuthorizers {
   readonly authenticate: Authorizer;
@@ -14,6 +15,7 @@ function decide(
   action: MiddlewareAction,
   authorizer: Authorizer | undefined,
   onError: (error: unknown) => void,
+  onRefused?: RefusalRecorder,
 ): void {
   try {
     authorizer?.(action);
@@ -21,6 +23,7 @@ function decide(
   } catch (error) {
     const wardenError = toWardenError(error);
     if (wardenError.name === 'InternalError') onError(error);
+    onRefused?.(action, wardenError);
     action.block(wardenError);
   }
 }
@@ -30,6 +33,7 @@ async function decideAsync(
   action: MiddlewareAction,
   authorizer: AsyncAuthorizer,
   onError: (error: unknown) => void,
+  onRefused?: RefusalRecorder,
 ): Promise<void> {
   try {
     await authorizer(action);
@@ -37,6 +41,7 @@ async function decideAsync(
   } catch (error) {
     const wardenError = toWardenError(error);
     if (wardenError.name === 'InternalError') onError(error);
+    onRefused?.(action, wardenError);
     action.block(wardenError);
   }
 }
@@ -63,6 +68,8 @@ export function installMiddleware(
     /** Sees the HTTP upgrade request (HANDSHAKE_WS), before the WebSocket exists. */
     upgrade?: Authorizer;
     onError: (error: unknown) => void;
+    /** Sees every blocked action with its error (counts and audits it: middleware/refusals.ts). */
+    onRefused?: RefusalRecorder;
     /** Sees every action that carries client intent (publish, subscribe, invoke, transmit). */
     onActivity?: (action: MiddlewareAction) => void;
   },
@@ -78,7 +85,7 @@ export function installMiddleware(
     stream: ActionStream,
     pick: (action: MiddlewareAction) => Authorizer | undefined,
   ) => {
-    for await (const action of stream) decide(action, pick(action), options.onError);
+    for await (const action of stream) decide(action, pick(action), options.onError, options.onRefused);
   };
   const limit = options.limit;
   if (limit !== undefined) {
@@ -100,8 +107,9 @@ export function installMiddleware(
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
     void (async () => {
       for await (const action of stream as unknown as ActionStream) {
-        if (action.type === 'handshakeSC') await decideAsync(action, options.handshake, options.onError);
-        else decide(action, options.upgrade, options.onError);
+        if (action.type === 'handshakeSC')
+          await decideAsync(action, options.handshake, options.onError, options.onRefused);
+        else decide(action, options.upgrade, options.onError, options.onRefused);
       }
     })();
   });

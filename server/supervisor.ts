@@ -1,15 +1,17 @@
 import cluster from 'node:cluster';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type Config } from '../config/index.ts';
+import { ConfigError, loadConfig, type Config } from '../config/index.ts';
 import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
 import { TokenService } from '../auth/tokens.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { seedDemoUsers } from '../admin/demo-users.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
+import type { Logger } from '../log/logger.ts';
 import { openStore } from '../store/index.ts';
 import { SUPERVISED_ENV } from './process.ts';
 import { RoleProcess, type RoleSpawner } from './role-process.ts';
+import { cannotStartMessage } from './start-failure.ts';
+import { startTelemetry, type RoleTelemetry } from './telemetry.ts';
 
 const WARDEN_BIN = fileURLToPath(new URL('../bin/warden.js', import.meta.url));
 
@@ -24,12 +26,23 @@ const WARDEN_BIN = fileURLToPath(new URL('../bin/warden.js', import.meta.url));
  */
 export async function runSupervisor(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger({ role: 'supervisor', level: config.logLevel });
   const demo = await prepareStore(config);
+  // GET /metrics here sums every worker's metrics (the workers answer over node:cluster's IPC).
+  const telemetry = await startTelemetry('supervisor', config).catch((error: unknown) => {
+    const setting = {
+      variable: 'METRICS_PORT',
+      port: config.metricsPort ?? 0,
+      hostVariable: 'HOST',
+      host: config.host,
+    };
+    const message = cannotStartMessage(error, [setting]);
+    throw message === null ? error : new ConfigError('METRICS_PORT', message.replace(/^METRICS_PORT /, ''));
+  });
+  const { log } = telemetry;
 
   const roles: RoleProcess[] = [];
   const workers: RoleProcess[] = [];
-  const stop = stopper(log, roles, workers);
+  const stop = stopper(log, roles, workers, telemetry);
   // A role that cannot start (a port in use) would fail the same way on every restart: say why
   // once and stop, rather than restart it forever.
   const options = {
@@ -115,6 +128,7 @@ function stopper(
   log: Logger,
   roles: RoleProcess[],
   workers: RoleProcess[],
+  telemetry: RoleTelemetry,
 ): (reason: string, code: number, first?: () => void) => void {
   let stopping = false;
   return (reason, code, first) => {
@@ -126,6 +140,7 @@ function stopper(
       await Promise.all(workers.map((worker) => worker.stop()));
       const others = roles.filter((role) => !workers.includes(role)).reverse();
       for (const role of others) await role.stop();
+      await telemetry.close();
       process.exit(code);
     })();
   };

@@ -2,6 +2,7 @@ import type { AGServer } from 'socketcluster-server';
 import type { CredentialAcceptor } from '../auth/credentials.ts';
 import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { toWardenError, WardenError } from '../errors/catalogue.ts';
+import { audit } from '../log/audit.ts';
 import type { Logger } from '../log/logger.ts';
 import { claimsOf, type SocketAddressOf, type WardenSocket } from './socket-facade.ts';
 
@@ -57,6 +58,14 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
       async (socket) => {
         const claims = claimsOf(socket);
         if (claims === null) return { loggedOut: false };
+        const who = {
+          username: claims.username,
+          sub: claims.sub,
+          session: claims.sid,
+          address: deps.clientAddress(socket),
+        };
+        audit('logout', { by: 'socket', ...who });
+        audit('revocation', { kind: 'token', by: 'socket', ...who });
         await socket.deauthenticate();
         await deps
           .revoke(Revocations.ofToken(claims))

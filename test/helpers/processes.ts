@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { messageOf } from '../../log/pretty.ts';
 
 export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
 
@@ -22,6 +23,16 @@ export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();
   while (ports.size < count) ports.add(await freePort());
   return [...ports];
+}
+
+/**
+ * Whether an output line matches: the line itself, or, for a JSON log line, its `msg key=value`
+ * form (so a test can wait for `broker joined uri=ws://...` whatever the log format).
+ */
+export function lineMatches(pattern: RegExp, line: string): boolean {
+  if (pattern.test(line)) return true;
+  const message = messageOf(line);
+  return message !== null && pattern.test(message);
 }
 
 export interface RunningProcess {
@@ -50,7 +61,7 @@ export function runWarden(args: string[], env: Record<string, string>): RunningP
       const match = output
         .slice(waiter.since)
         .split('\n')
-        .find((line) => waiter.pattern.test(line));
+        .find((line) => lineMatches(waiter.pattern, line));
       if (match !== undefined) {
         waiters.delete(waiter);
         waiter.resolve(match);
@@ -69,7 +80,7 @@ export function runWarden(args: string[], env: Record<string, string>): RunningP
       const found = output
         .slice(since)
         .split('\n')
-        .find((line) => pattern.test(line));
+        .find((line) => lineMatches(pattern, line));
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const waiter = { pattern, since, resolve: (line: string) => (clearTimeout(timer), resolve(line)) };

@@ -183,7 +183,7 @@ describe('warden start: the cluster on one host (real processes)', function () {
     const killedAt = Date.now();
     process.kill(victim, 'SIGKILL');
     // Round-robin put half of them on the victim: wait until every one of those is back.
-    await warden.waitFor(new RegExp(`worker exited; restarting pid=${victim}`));
+    await warden.waitFor(new RegExp(`worker exited; restarting child=${victim}`));
     await Promise.all(
       all.map(async (client) => {
         if (client.socket.state !== 'open' || closed.includes(client)) {
@@ -210,7 +210,7 @@ describe('warden start: the cluster on one host (real processes)', function () {
     const mark = warden.output().length;
     const killedAt = Date.now();
     process.kill(victim, 'SIGKILL');
-    await warden.waitFor(new RegExp(`broker exited; restarting pid=${victim}`), 30_000, mark);
+    await warden.waitFor(new RegExp(`broker exited; restarting child=${victim}`), 30_000, mark);
     // The restarted broker is back in the cluster once the state server announces two brokers.
     await warden.waitFor(/broker list grew.*brokers=\[[^\]]*,[^\]]*\]/, 60_000, mark);
     const rejoinedMs = Date.now() - killedAt;
@@ -247,7 +247,7 @@ describe('warden start: the cluster on one host (real processes)', function () {
       results.map((r) => r.status),
       all.map(() => 'fulfilled'),
     );
-    await warden.waitFor(new RegExp(`worker exited; restarting pid=${victim} code=0`));
+    await warden.waitFor(new RegExp(`worker exited; restarting child=${victim} code=0`));
     assert.ok(codes.length >= 1);
     for (const code of codes) assert.equal(code, 4100);
     await Promise.all(
