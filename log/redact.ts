@@ -14,8 +14,12 @@ const REDACTED = '[redacted]';
  * `accessToken`, `logout_token`, `authorization` and `set-cookie` are caught, and `tokenKind` or
  * `tokensValidFrom` are not (they are not exact words at the end).
  */
-const SECRET_NAME =
-  /(?:^|[_-]|[a-z](?=[A-Z]))(?:password|passwd|secret|token|ticket|cookie|authorization|key|code|invite|credentials?)$/i;
+const SECRET_WORDS = 'password|passwd|secret|token|ticket|cookie|authorization|key|code|invite|credentials?';
+const SECRET_NAME = new RegExp(`(?:^|[_-])(?:${SECRET_WORDS})$`, 'i');
+/** camelCase: a lower-case letter, then the word capitalised (`accessToken`, not `monkey`). */
+const SECRET_CAMEL = new RegExp(
+  `[a-z](?:${SECRET_WORDS.replace(/(^|\|)([a-z])/g, (_m, bar: string, c: string) => bar + c.toUpperCase())})$`,
+);
 
 /** JWT-shaped: base64url header starting `{"`, payload, and a signature part (possibly empty). */
 const JWT = /eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*/g;
@@ -24,7 +28,7 @@ const MAX_DEPTH = 5;
 const MAX_ARRAY = 50;
 
 export function isSecretName(name: string): boolean {
-  return SECRET_NAME.test(name);
+  return SECRET_NAME.test(name) || SECRET_CAMEL.test(name);
 }
 
 /** A string with every JWT-shaped part replaced. */
