@@ -326,12 +326,10 @@ function recordLoginFailure(
     address: context.clientAddress,
   };
   if (limited) {
-    metrics.rateLimitHits.inc({ limit: error.reason ?? 'login' });
-    audit('rate_limited', {
-      limit: error.reason ?? 'login',
-      retryAfter: error.retryAfter ?? null,
-      ...fields,
-    });
+    // The throttle names its limit; a full hashing queue (fair admission) is `login-busy`.
+    const limit = (error as { limit?: string }).limit ?? error.reason ?? 'login-busy';
+    metrics.rateLimitHits.inc({ limit });
+    audit('rate_limited', { limit, retryAfter: error.retryAfter ?? null, ...fields });
     return;
   }
   // The client sees one message for every failure; the trail says which it was.
