@@ -35,6 +35,17 @@ export function lineMatches(pattern: RegExp, line: string): boolean {
   return message !== null && pattern.test(message);
 }
 
+/**
+ * Output without its JSON log lines (the admin CLI's audit trail goes to stderr): what is left is
+ * what the command itself printed for the operator.
+ */
+export function withoutLogLines(output: string): string {
+  return output
+    .split(/(?<=\n)/)
+    .filter((line) => messageOf(line.trimEnd()) === null)
+    .join('');
+}
+
 export interface RunningProcess {
   readonly child: ChildProcess;
   output(): string;
