@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfig, type Config } from '../config/index.ts';
+import { loadConfig, type Config } from '../config/index.ts';
 import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
 import { TokenService } from '../auth/tokens.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
@@ -36,7 +36,10 @@ export async function runSupervisor(): Promise<void> {
       host: config.host,
     };
     const message = cannotStartMessage(error, [setting]);
-    throw message === null ? error : new ConfigError('METRICS_PORT', message.replace(/^METRICS_PORT /, ''));
+    if (message === null) throw error;
+    // Nothing is started yet: one line, as for the other ports, and no restart.
+    process.stderr.write(`warden: ${message}\n`);
+    process.exit(1);
   });
   const { log } = telemetry;
 
