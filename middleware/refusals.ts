@@ -41,7 +41,8 @@ export function createRefusalRecorder(options: {
         : action.request !== undefined
           ? options.clientAddress(action.request)
           : null;
-    const claims = action.socket === undefined ? null : claimsOf(action.socket);
+    // A refused #authenticate names whom its (verified, then refused) token was for.
+    const claims = (action.socket === undefined ? null : claimsOf(action.socket)) ?? named(action.authToken);
     const who = { address, username: claims?.username ?? null, sub: claims?.sub ?? null };
     if (error.name === 'RateLimitError') {
       metrics.rateLimitHits.inc({ limit: reason });
@@ -69,5 +70,15 @@ export function createRefusalRecorder(options: {
       procedure: action.procedure?.slice(0, 128) ?? null,
       ...who,
     });
+  };
+}
+
+/** `username` and `sub` of a decoded token, if it has them (never the token itself). */
+function named(token: unknown): { username: string | null; sub: string | null } | null {
+  if (typeof token !== 'object' || token === null) return null;
+  const { username, sub } = token as { username?: unknown; sub?: unknown };
+  return {
+    username: typeof username === 'string' ? username.slice(0, 64) : null,
+    sub: typeof sub === 'string' ? sub.slice(0, 128) : null,
   };
 }
