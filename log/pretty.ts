@@ -45,15 +45,19 @@ function isErrorShape(value: unknown): value is ErrorShape {
   );
 }
 
+/** Control characters (a newline in a username) are shown escaped: one event stays one line. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+
 function text(value: unknown): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return CONTROL.test(value) ? JSON.stringify(value) : value;
   if (isErrorShape(value)) return `${value.type}: ${value.message}`;
   return JSON.stringify(value);
 }
 
 /** `msg key=value ...`: the message and the line's own fields, as Warden printed them before JSON. */
 export function renderMessage(line: LineObject): string {
-  const parts = [String(line.msg)];
+  const parts = [text(String(line.msg))];
   for (const [key, value] of Object.entries(line)) {
     if (!BASE_KEYS.has(key)) parts.push(`${key}=${text(value)}`);
   }

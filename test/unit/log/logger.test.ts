@@ -123,6 +123,10 @@ describe('log/logger', function () {
       ),
     );
     assert.equal(renderLine('not json'), null);
+    // A forged line in a field stays inside its line.
+    log.info('audit login_failed', { username: 'x\n12:00:00.000 INFO  [worker 1] audit login' });
+    assert.equal((lines[1] as string).split('\n').length, 1);
+    assert.match(lines[1] as string, /username="x\\n12:00/);
     assert.equal(
       messageOf('{"level":"info","msg":"broker joined","uri":"ws://a:1"}'),
       'broker joined uri=ws://a:1',
