@@ -1,3 +1,4 @@
+import { audit } from '../log/audit.ts';
 import type { RolePatch, Store } from '../store/types.ts';
 import { parseCommandArgs, type AdminContext } from './user-commands.ts';
 import { checkName, checkPatterns, UsageError } from './validation.ts';
@@ -46,7 +47,12 @@ function parseRoleArgs(command: string, args: string[]): { name: string; patch: 
 }
 
 /** Tells every worker (through the store's event log) to renew the sockets holding `role` now. */
-async function announceChange(ctx: RoleContext, role: string): Promise<void> {
+async function announceChange(
+  ctx: RoleContext,
+  role: string,
+  change: 'added' | 'set' | 'removed',
+): Promise<void> {
+  audit('permissions_changed', { by: 'cli', role, change });
   const nowSeconds = Math.floor((ctx.now ?? Date.now)() / 1000);
   await ctx.store.appendEvent({
     kind: 'role-changed',
@@ -72,7 +78,7 @@ function add(args: string[]): RoleCommand {
         invoke: patch.invoke ?? [],
       });
       // Users may already name it (`user add --role` before `role add`): their sockets gain it now.
-      await announceChange(ctx, name);
+      await announceChange(ctx, name, 'added');
       ctx.out(`created role ${name}`);
     },
   };
@@ -86,7 +92,7 @@ function set(args: string[]): RoleCommand {
     createsStore: false,
     async run(ctx) {
       await ctx.store.updateRole(name, patch);
-      await announceChange(ctx, name);
+      await announceChange(ctx, name, 'set');
       ctx.out(`updated role ${name}`);
     },
   };
@@ -99,7 +105,7 @@ function remove(args: string[]): RoleCommand {
     createsStore: false,
     async run(ctx) {
       await ctx.store.removeRole(name);
-      await announceChange(ctx, name);
+      await announceChange(ctx, name, 'removed');
       ctx.out(`removed role ${name}`);
       const users = await usersOf(ctx.store, name);
       if (users.length === 0) return;

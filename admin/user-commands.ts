@@ -1,3 +1,4 @@
+import { audit } from '../log/audit.ts';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import type { PasswordHasher } from '../auth/passwords.ts';
@@ -115,7 +116,7 @@ async function existingUser(ctx: AdminContext, username: string): Promise<User> 
 }
 
 /** Revokes every token of the user issued until now, cluster-wide (workers poll the event log). */
-async function revokeUser(ctx: AdminContext, user: User): Promise<number> {
+async function revokeUser(ctx: AdminContext, user: User, reason: string): Promise<number> {
   const cutoff = Math.floor((ctx.now ?? Date.now)() / 1000) + 1;
   await ctx.store.updateUser(user.username, { tokensValidFrom: cutoff });
   await ctx.store.appendEvent({
@@ -124,6 +125,7 @@ async function revokeUser(ctx: AdminContext, user: User): Promise<number> {
     value: cutoff,
     expiresAt: cutoff + ctx.tokenTtl,
   });
+  audit('revocation', { kind: 'user', by: 'cli', reason, username: user.username, sub: user.id });
   return cutoff;
 }
 
@@ -175,6 +177,9 @@ async function set(args: string[], input: CommandInput): Promise<UserCommand> {
         value: 0,
         expiresAt: nowSeconds + 300,
       });
+      // Names of what changed only: never the password or its hash.
+      const changed = Object.keys(patch).map((key) => (key === 'passwordHash' ? 'password' : key));
+      audit('permissions_changed', { by: 'cli', username, sub: user.id, changed });
       ctx.out(`updated user ${username}`);
       warnAboutTenant(ctx, user);
     },
@@ -187,7 +192,7 @@ function setDisabled(args: string[], disabled: boolean): UserCommand {
     createsStore: false,
     async run(ctx) {
       const user = await ctx.store.updateUser(username, { disabled });
-      if (disabled) await revokeUser(ctx, user);
+      if (disabled) await revokeUser(ctx, user, 'disabled');
       ctx.out(`${disabled ? 'disabled' : 'enabled'} user ${username}`);
     },
   };
@@ -198,7 +203,7 @@ function revoke(args: string[]): UserCommand {
   return {
     createsStore: false,
     async run(ctx) {
-      await revokeUser(ctx, await existingUser(ctx, username));
+      await revokeUser(ctx, await existingUser(ctx, username), 'revoked');
       ctx.out(`revoked every token of ${username}`);
     },
   };
@@ -209,7 +214,7 @@ function remove(args: string[]): UserCommand {
   return {
     createsStore: false,
     async run(ctx) {
-      await revokeUser(ctx, await existingUser(ctx, username));
+      await revokeUser(ctx, await existingUser(ctx, username), 'removed');
       await ctx.store.removeUser(username);
       ctx.out(`removed user ${username}`);
     },

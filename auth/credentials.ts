@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import { WardenError } from '../errors/catalogue.ts';
+import { toWardenError, WardenError } from '../errors/catalogue.ts';
+import { audit } from '../log/audit.ts';
+import { metrics, secondsSince } from '../metrics/metrics.ts';
 import type { Permissions, Role, User } from '../store/types.ts';
 import type { OidcIdentity, OidcVerifier } from './oidc-verifier.ts';
 import { gatewayClaims, parseGatewayIdentity, type GatewayClaimNames } from './gateway-identity.ts';
-import { checkPassword, parseCredentials, type PasswordCheckDeps } from './login.ts';
+import { checkPassword, loginFailureReason, parseCredentials, type PasswordCheckDeps } from './login.ts';
 import { Revocations, type Revocation, type RevocationList } from './revocations.ts';
 import { newId, TOKEN_ALGORITHM, type TokenClaims, type TokenService } from './tokens.ts';
 import { fillPermissions } from './role-permissions.ts';
@@ -193,10 +195,22 @@ export class CredentialAcceptor {
     };
   }
 
-  /** Accepts a credential of any kind; throws the named error that refuses it. */
-  accept(credential: Credential, context: AcceptContext): Promise<Identity> {
+  /**
+   * Accepts a credential of any kind; throws the named error that refuses it. Every login (any
+   * kind but a Warden token) is counted and audited here, the one place all paths pass.
+   */
+  async accept(credential: Credential, context: AcceptContext): Promise<Identity> {
     const verify = this.verifiers[credential.kind] as (c: Credential, x: AcceptContext) => Promise<Identity>;
-    return verify(credential, context);
+    if (credential.kind === 'token') return verify(credential, context);
+    const started = process.hrtime.bigint();
+    try {
+      const identity = await verify(credential, context);
+      recordLogin(credential, context, identity, secondsSince(started));
+      return identity;
+    } catch (error) {
+      recordLoginFailure(credential, context, toWardenError(error), secondsSince(started));
+      throw error;
+    }
   }
 
   /** Signature, pinned algorithm and claim shapes of a Warden token. */
@@ -229,7 +243,10 @@ export class CredentialAcceptor {
    */
   admit(claims: TokenClaims): TokenClaims {
     const problem = this.problem(claims);
-    if (problem?.name === 'TokenReuseError') this.revokeSession(claims);
+    if (problem?.name === 'TokenReuseError') {
+      audit('token_reuse', { username: claims.username, sub: claims.sub, session: claims.sid });
+      this.revokeSession(claims);
+    }
     if (problem !== null) throw problem;
     return claims;
   }
@@ -259,8 +276,65 @@ export class CredentialAcceptor {
   }
 
   private revokeSession(claims: TokenClaims): void {
+    audit('revocation', { kind: 'session', by: 'reuse', username: claims.username, sub: claims.sub });
     this.options
       .revoke(Revocations.ofSession(claims.sid, claims.auth_time + this.options.sessionMaxAge))
       .catch((error: unknown) => this.options.onRevokeFailed?.(error));
   }
+}
+
+/** The username a login credential names, if it names one (never the secret part). */
+function claimedUsername(credential: Credential): string | null {
+  if (credential.kind !== 'password') return null;
+  const { input } = credential;
+  if (typeof input !== 'object' || input === null) return null;
+  const { username } = input as { username?: unknown };
+  return typeof username === 'string' ? username.slice(0, 64) : null;
+}
+
+function identityName(identity: Identity): { username: string; sub: string } {
+  switch (identity.kind) {
+    case 'login':
+      return { username: identity.user.username, sub: identity.user.id };
+    case 'external':
+      return { username: identity.identity.username, sub: identity.identity.sub };
+    default:
+      return { username: identity.claims.username, sub: identity.claims.sub };
+  }
+}
+
+function recordLogin(
+  credential: Credential,
+  context: AcceptContext,
+  identity: Identity,
+  seconds: number,
+): void {
+  metrics.logins.inc({ kind: credential.kind, result: 'success' });
+  metrics.loginDuration.observe({ kind: credential.kind }, seconds);
+  audit('login', { kind: credential.kind, ...identityName(identity), address: context.clientAddress });
+}
+
+function recordLoginFailure(
+  credential: Credential,
+  context: AcceptContext,
+  error: WardenError,
+  seconds: number,
+): void {
+  const limited = error.name === 'RateLimitError';
+  metrics.logins.inc({ kind: credential.kind, result: limited ? 'rate_limited' : 'failure' });
+  metrics.loginDuration.observe({ kind: credential.kind }, seconds);
+  const fields = {
+    kind: credential.kind,
+    username: claimedUsername(credential),
+    address: context.clientAddress,
+  };
+  if (limited) {
+    // The throttle names its limit; a full hashing queue (fair admission) is `login-busy`.
+    const limit = (error as { limit?: string }).limit ?? error.reason ?? 'login-busy';
+    metrics.rateLimitHits.inc({ limit });
+    audit('rate_limited', { limit, retryAfter: error.retryAfter ?? null, ...fields });
+    return;
+  }
+  // The client sees one message for every failure; the trail says which it was.
+  audit('login_failed', { ...fields, reason: loginFailureReason(error), error: error.name });
 }

@@ -86,9 +86,14 @@ export class LoginThrottle {
     if (over.length > 0) {
       await undo();
       const retryAfter = Math.max(1, Math.ceil(Math.max(...over.map((c) => c.retryAfterMs)) / 1000));
-      throw new WardenError('RateLimitError', `too many failed logins; retry in ${retryAfter} s`, {
+      const error = new WardenError('RateLimitError', `too many failed logins; retry in ${retryAfter} s`, {
         details: { retryAfter },
       });
+      // Which limit, for the audit trail and the metrics only (not enumerable: never sent).
+      const limit =
+        over[0] === pair ? 'login-pair' : over[0] === perAddress ? 'login-address' : 'login-account';
+      Object.defineProperty(error, 'limit', { value: limit, enumerable: false });
+      throw error;
     }
     return {
       addressCount: perAddress.count,

@@ -13,6 +13,25 @@ const credentialsSchema = z.object({
   password: z.string().min(1).max(1024),
 });
 
+/** Why a login failed, for the audit trail only: the client always gets LOGIN_FAILED_MESSAGE. */
+export type LoginFailureReason = 'unknown-user' | 'wrong-password' | 'disabled' | 'changed-during-check';
+
+/**
+ * The LoginError of a failed password login, carrying its reason as a non-enumerable property:
+ * SocketCluster serialises only enumerable ones, so the client cannot tell the cases apart.
+ */
+function loginFailed(reason: LoginFailureReason): WardenError {
+  const error = new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
+  Object.defineProperty(error, 'auditReason', { value: reason, enumerable: false });
+  return error;
+}
+
+/** The audit reason of a refused login (see loginFailed), else the error's reason or name. */
+export function loginFailureReason(error: WardenError): string {
+  const { auditReason } = error as { auditReason?: string };
+  return auditReason ?? error.reason ?? (error.name === 'BadRequestError' ? 'malformed' : error.name);
+}
+
 export type PasswordCredentials = z.infer<typeof credentialsSchema>;
 
 /** Validates untrusted login input; throws BadRequestError naming what is wrong. */
@@ -73,12 +92,14 @@ export async function checkPassword(
     await attempt.withdrawn();
     throw error;
   }
-  if (before === null || !ok || before.disabled) throw new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
+  if (before === null) throw loginFailed('unknown-user');
+  if (!ok) throw loginFailed('wrong-password');
+  if (before.disabled) throw loginFailed('disabled');
   await attempt.succeeded();
   const asOf = deps.now();
   const user = await deps.store.findUserById(before.id);
   if (user === null || user.disabled || user.tokensValidFrom !== before.tokensValidFrom) {
-    throw new WardenError('LoginError', LOGIN_FAILED_MESSAGE);
+    throw loginFailed(user?.disabled === true ? 'disabled' : 'changed-during-check');
   }
   if (deps.hasher.needsRehash(user.passwordHash)) await upgradeHash(deps, user, password);
   return { user, asOf };

@@ -1,3 +1,4 @@
+import { metrics } from '../metrics/metrics.ts';
 import { randomBytes } from 'node:crypto';
 import {
   fromRecord,
@@ -95,6 +96,7 @@ export class ClusterControl {
    * store answers again. Never rejects: the revocation holds on the live cluster either way.
    */
   async revoke(given: Revocation): Promise<void> {
+    metrics.revocations.inc({ kind: given.kind });
     const revocation = toRecord(given);
     this.apply(revocation);
     this.hold(revocation, false);
@@ -106,12 +108,12 @@ export class ClusterControl {
       return;
     }
     if (await this.writtenWithin(revocation, WRITE_WAIT_MS)) {
-      this.options.bus.publish({ type: 'revoke', revocation, durable: true });
+      this.options.bus.publish({ type: 'revoke', revocation, durable: true, sentAt: Date.now() });
       return;
     }
     const id = randomBytes(12).toString('base64url');
     const confirmed = this.confirmation(id, PEER_CONFIRM_WAIT_MS);
-    this.options.bus.publish({ type: 'revoke', revocation, durable: false, id });
+    this.options.bus.publish({ type: 'revoke', revocation, durable: false, id, sentAt: Date.now() });
     // Not confirmed, and not written meanwhile (a slow store rather than a down one): only this
     // worker holds it, until the store answers.
     if (!(await confirmed) && this.pending.has(keyOf(revocation)))
@@ -236,6 +238,9 @@ export class ClusterControl {
   handleMessage(message: ControlMessage): void {
     if (message.type === 'revoke') {
       this.apply(message.revocation);
+      // Wall clock on both ends: across hosts this includes their clock skew.
+      if (message.sentAt !== undefined)
+        metrics.revocationPropagation.observe(Math.max(0, Date.now() - message.sentAt) / 1000);
       if (message.durable) return;
       // Not in the store yet: hold it too, so it survives the loss of the worker that took it.
       this.hold(message.revocation, true);

@@ -31,6 +31,8 @@ export const controlMessageSchema = z.discriminatedUnion('type', [
      */
     durable: z.boolean().default(false),
     id: messageId.optional(),
+    /** When the origin sent it (ms since the epoch, wall clock): for the propagation metric. */
+    sentAt: z.number().int().nonnegative().optional(),
   }),
   /** A receiver of a not-yet-written revocation now holds it (ClusterControl waits for one). */
   z.object({ type: z.literal('revoke-held'), origin: z.string(), ref: messageId }),

@@ -81,6 +81,10 @@ export interface Config {
   /** log2 of scrypt's N for new password hashes. */
   readonly passwordHashCost: number;
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** LOG_FORMAT: JSON lines, or a human-readable rendering of them (the default on a terminal). */
+  readonly logFormat: 'json' | 'pretty';
+  /** METRICS_PORT: where `GET /metrics` listens (on HOST); null when 0 (off). */
+  readonly metricsPort: number | null;
 }
 
 export interface OidcConfig {
@@ -199,6 +203,8 @@ const schema = z.object({
   REVOCATION_POLL_INTERVAL: intIn(50, 60000).default(50),
   PASSWORD_HASH_COST: intIn(14, 20).default(17),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty']).optional(),
+  METRICS_PORT: port.default(9464),
 });
 
 export interface ResolvedSecrets {
@@ -485,5 +491,7 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
     revocationPollInterval: v.REVOCATION_POLL_INTERVAL,
     passwordHashCost: v.PASSWORD_HASH_COST,
     logLevel: v.LOG_LEVEL,
+    logFormat: v.LOG_FORMAT ?? (process.stdout.isTTY === true ? 'pretty' : 'json'),
+    metricsPort: v.METRICS_PORT === 0 ? null : v.METRICS_PORT,
   });
 }

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import type { CredentialAcceptor } from '../auth/credentials.ts';
 import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { WardenError } from '../errors/catalogue.ts';
+import { audit } from '../log/audit.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClientAddressResolver } from '../net/client-address.ts';
 
@@ -41,14 +42,18 @@ export function createAuthRoutes(deps: AuthRouteDeps): Router {
   });
 
   router.post('/logout', async (request, response) => {
+    const address = deps.clientAddress(request);
     const identity = await deps.acceptor.accept(
       { kind: 'token', token: bearerToken(request) },
-      { clientAddress: deps.clientAddress(request) },
+      { clientAddress: address },
     );
     if (identity.kind !== 'session')
       throw new WardenError('AuthTokenInvalidError', 'expected a Warden token');
     const { claims } = identity;
     await deps.revoke(Revocations.ofToken(claims));
+    const who = { username: claims.username, sub: claims.sub, session: claims.sid, address };
+    audit('logout', { by: 'http', ...who });
+    audit('revocation', { kind: 'token', by: 'http', ...who });
     response.status(204).end();
   });
 

@@ -4,6 +4,7 @@ import { verifyLogoutToken, type ReplayCache } from '../auth/oidc-logout.ts';
 import type { OidcVerifier } from '../auth/oidc-verifier.ts';
 import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { WardenError } from '../errors/catalogue.ts';
+import { audit } from '../log/audit.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClientAddressResolver } from '../net/client-address.ts';
 
@@ -68,6 +69,12 @@ export function createOidcRoutes(deps: OidcRouteDeps): Router {
         await deps.revoke(Revocations.ofUser(logout.sub, nowSeconds + 1, until));
       }
       deps.log.info('back-channel logout', { sid: logout.sid !== undefined, sub: logout.sub !== undefined });
+      audit('revocation', {
+        kind: logout.sid !== undefined ? 'session' : 'user',
+        by: 'backchannel',
+        issuer: deps.oidc.issuer,
+        sub: logout.sub ?? null,
+      });
       response.status(200).end();
     },
   );

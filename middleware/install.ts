@@ -2,6 +2,7 @@ import type { AGServer } from 'socketcluster-server';
 import { toWardenError } from '../errors/catalogue.ts';
 import type { WardenSocket } from '../sockets/socket-facade.ts';
 import type { ActionStream, AsyncAuthorizer, Authorizer, MiddlewareAction } from './action.ts';
+import type { RefusalRecorder } from './refusals.ts';
 
 export interface InboundAuthorizers {
   readonly authenticate: Authorizer;
@@ -15,6 +16,7 @@ function decide(
   action: MiddlewareAction,
   authorizer: Authorizer | undefined,
   onError: (error: unknown) => void,
+  onRefused?: RefusalRecorder,
   allowed?: (action: MiddlewareAction) => void,
 ): void {
   try {
@@ -24,6 +26,7 @@ function decide(
   } catch (error) {
     const wardenError = toWardenError(error);
     if (wardenError.name === 'InternalError') onError(error);
+    onRefused?.(action, wardenError);
     action.block(wardenError);
   }
 }
@@ -33,6 +36,7 @@ async function decideAsync(
   action: MiddlewareAction,
   authorizer: AsyncAuthorizer,
   onError: (error: unknown) => void,
+  onRefused?: RefusalRecorder,
 ): Promise<void> {
   try {
     await authorizer(action);
@@ -40,6 +44,7 @@ async function decideAsync(
   } catch (error) {
     const wardenError = toWardenError(error);
     if (wardenError.name === 'InternalError') onError(error);
+    onRefused?.(action, wardenError);
     action.block(wardenError);
   }
 }
@@ -66,6 +71,8 @@ export function installMiddleware(
     /** Sees the HTTP upgrade request (HANDSHAKE_WS), before the WebSocket exists. */
     upgrade?: Authorizer;
     onError: (error: unknown) => void;
+    /** Sees every blocked action with its error (counts and audits it: middleware/refusals.ts). */
+    onRefused?: RefusalRecorder;
     /** Sees every action that carries client intent (publish, subscribe, invoke, transmit). */
     onActivity?: (action: MiddlewareAction) => void;
     /** Runs for every INBOUND action its authorizer allowed, just before SC goes on with it. */
@@ -83,7 +90,8 @@ export function installMiddleware(
     stream: ActionStream,
     pick: (action: MiddlewareAction) => Authorizer | undefined,
   ) => {
-    for await (const action of stream) decide(action, pick(action), options.onError, options.allowed);
+    for await (const action of stream)
+      decide(action, pick(action), options.onError, options.onRefused, options.allowed);
   };
   const limit = options.limit;
   if (limit !== undefined) {
@@ -105,8 +113,9 @@ export function installMiddleware(
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
     void (async () => {
       for await (const action of stream as unknown as ActionStream) {
-        if (action.type === 'handshakeSC') await decideAsync(action, options.handshake, options.onError);
-        else decide(action, options.upgrade, options.onError);
+        if (action.type === 'handshakeSC')
+          await decideAsync(action, options.handshake, options.onError, options.onRefused);
+        else decide(action, options.upgrade, options.onError, options.onRefused);
       }
     })();
   });

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { loadConfig } from '../config/index.ts';
-import { createLogger } from '../log/logger.ts';
+import { startTelemetry } from './telemetry.ts';
 import { notifyParent, onShutdown } from './process.ts';
 
 const require = createRequire(import.meta.url);
@@ -46,7 +46,8 @@ function loadSccBroker(host: string): Promise<void> {
  */
 export async function runBroker(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger({ role: 'broker', level: config.logLevel });
+  const telemetry = await startTelemetry('broker', config);
+  const { log } = telemetry;
   process.env.SCC_STATE_SERVER_HOST = config.sccStateServerHost;
   process.env.SCC_STATE_SERVER_PORT = String(config.sccStateServerPort);
   process.env.SCC_BROKER_SERVER_PORT = String(config.sccBrokerServerPort);
@@ -61,5 +62,5 @@ export async function runBroker(): Promise<void> {
   });
   notifyParent({ type: 'ready', role: 'broker' });
   // scc-broker has no graceful stop: its clients reconnect elsewhere, so exiting at once is safe.
-  onShutdown(log, async () => {});
+  onShutdown(log, () => telemetry.close());
 }

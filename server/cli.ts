@@ -7,6 +7,8 @@ import { parseCommandArgs, parseUserCommand, USER_USAGE } from '../admin/user-co
 import { parseRoleCommand, ROLE_USAGE } from '../admin/role-commands.ts';
 import { UsageError } from '../admin/validation.ts';
 import { WardenError } from '../errors/catalogue.ts';
+import { setAuditLogger } from '../log/audit.ts';
+import { childLogger, createLogger } from '../log/logger.ts';
 import { openStore, type Store } from '../store/index.ts';
 import { endWithParent, reportCannotStart, type RoleName } from './process.ts';
 import { cannotStartMessage, type ListenSetting } from './start-failure.ts';
@@ -80,6 +82,14 @@ function withCause(error: Error): string {
 
 /** Where each role listens, to name the variable in a bind error. */
 function listenSettings(role: RoleName, config: Config): ListenSetting[] {
+  const metrics: ListenSetting[] =
+    config.metricsPort === null
+      ? []
+      : [{ variable: 'METRICS_PORT', port: config.metricsPort, hostVariable: 'HOST', host: config.host }];
+  return [...roleListenSettings(role, config), ...metrics];
+}
+
+function roleListenSettings(role: RoleName, config: Config): ListenSetting[] {
   if (role === 'worker')
     return [{ variable: 'PORT', port: config.port, hostVariable: 'HOST', host: config.host }];
   if (role === 'state')
@@ -123,6 +133,16 @@ async function runRole(role: RoleName, run: () => Promise<void>): Promise<number
     if (message === null) throw error;
     return await reportCannotStart(role, message);
   }
+}
+
+/**
+ * The admin commands' audit lines (revocations, permission changes, by `cli`) go to stderr:
+ * stdout is the command's own output, which scripts read.
+ */
+function auditToStderr(config: Config): void {
+  const write = (line: string) => void process.stderr.write(`${line}\n`);
+  const log = createLogger({ role: 'cli', level: 'info', format: config.logFormat, write });
+  setAuditLogger(childLogger(log, { module: 'audit' }));
 }
 
 const HELP = new Set(['--help', '-h', 'help']);
@@ -176,6 +196,7 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         const config = loadConfig();
+        auditToStderr(config);
         const user = await parseUserCommand(args, { passwordMinLength: config.passwordMinLength, readStdin });
         await withStore({ create: user.createsStore, migrate: true, config }, ({ store }) =>
           user.run({
@@ -194,6 +215,7 @@ export async function main(argv: string[]): Promise<number> {
           return 0;
         }
         const role = parseRoleCommand(args);
+        auditToStderr(loadConfig());
         await withStore({ create: role.createsStore, migrate: true }, ({ store }) =>
           role.run({ store, out, warn }),
         );

@@ -97,7 +97,7 @@ export class RoleProcess {
     const delay = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.failures);
     this.failures++;
     this.log.warn(`${this.role} exited; restarting`, {
-      pid: child.pid,
+      child: child.pid,
       code,
       signal,
       inMs: delay,

@@ -1,12 +1,13 @@
 import { loadConfig } from '../config/index.ts';
 import { startStateServer } from '../cluster/state-server.ts';
-import { createLogger } from '../log/logger.ts';
+import { startTelemetry } from './telemetry.ts';
 import { notifyParent, onShutdown } from './process.ts';
 
 /** `warden state`: the cluster's state server, on SCC_BIND_HOST:SCC_STATE_SERVER_PORT. */
 export async function runStateServer(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger({ role: 'state', level: config.logLevel });
+  const telemetry = await startTelemetry('state', config);
+  const { log } = telemetry;
   const state = await startStateServer({
     port: config.sccStateServerPort,
     host: config.sccBindHost,
@@ -15,5 +16,8 @@ export async function runStateServer(): Promise<void> {
   });
   log.info('state server listening', { host: config.sccBindHost, port: state.port });
   notifyParent({ type: 'ready', role: 'state' });
-  onShutdown(log, () => state.close());
+  onShutdown(log, async () => {
+    await state.close();
+    await telemetry.close();
+  });
 }

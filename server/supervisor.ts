@@ -6,10 +6,12 @@ import { assertSharedAuthKey } from '../auth/key-fingerprint.ts';
 import { TokenService } from '../auth/tokens.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { seedDemoUsers } from '../admin/demo-users.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
+import type { Logger } from '../log/logger.ts';
 import { openStore } from '../store/index.ts';
 import { SUPERVISED_ENV } from './process.ts';
 import { RoleProcess, type RoleSpawner } from './role-process.ts';
+import { cannotStartMessage } from './start-failure.ts';
+import { startTelemetry, type RoleTelemetry } from './telemetry.ts';
 
 const WARDEN_BIN = packagePath('bin', 'warden.js');
 
@@ -24,12 +26,26 @@ const WARDEN_BIN = packagePath('bin', 'warden.js');
  */
 export async function runSupervisor(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger({ role: 'supervisor', level: config.logLevel });
   const demo = await prepareStore(config);
+  // GET /metrics here sums every worker's metrics (the workers answer over node:cluster's IPC).
+  const telemetry = await startTelemetry('supervisor', config).catch((error: unknown) => {
+    const setting = {
+      variable: 'METRICS_PORT',
+      port: config.metricsPort ?? 0,
+      hostVariable: 'HOST',
+      host: config.host,
+    };
+    const message = cannotStartMessage(error, [setting]);
+    if (message === null) throw error;
+    // Nothing is started yet: one line, as for the other ports, and no restart.
+    process.stderr.write(`warden: ${message}\n`);
+    process.exit(1);
+  });
+  const { log } = telemetry;
 
   const roles: RoleProcess[] = [];
   const workers: RoleProcess[] = [];
-  const stop = stopper(log, roles, workers);
+  const stop = stopper(log, roles, workers, telemetry);
   // A role that cannot start (a port in use) would fail the same way on every restart: say why
   // once and stop, rather than restart it forever.
   const options = {
@@ -115,6 +131,7 @@ function stopper(
   log: Logger,
   roles: RoleProcess[],
   workers: RoleProcess[],
+  telemetry: RoleTelemetry,
 ): (reason: string, code: number, first?: () => void) => void {
   let stopping = false;
   return (reason, code, first) => {
@@ -126,6 +143,7 @@ function stopper(
       await Promise.all(workers.map((worker) => worker.stop()));
       const others = roles.filter((role) => !workers.includes(role)).reverse();
       for (const role of others) await role.stop();
+      await telemetry.close();
       process.exit(code);
     })();
   };

@@ -6,7 +6,9 @@ import type { TokenClaims, TokenService } from '../auth/tokens.ts';
 import { sessionAgeProblem } from '../auth/credentials.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { DeadlineScheduler } from '../lifecycle/deadline-scheduler.ts';
+import { audit } from '../log/audit.ts';
 import type { Logger } from '../log/logger.ts';
+import { metrics } from '../metrics/metrics.ts';
 import type { Permissions, Store } from '../store/types.ts';
 import { claimsOf, isOpen, type WardenSocket } from './socket-facade.ts';
 import type { SocketRegistry } from './socket-registry.ts';
@@ -233,6 +235,7 @@ export class AuthLifecycle {
     const nowSeconds = Math.floor(this.now() / 1000);
     const ended = this.sessionProblem(socket, old, nowSeconds);
     if (ended !== null) {
+      renewalFailed(old, 'session-ended', ended.message);
       this.endAuthentication(socket, ended, 'session-ended');
       return;
     }
@@ -248,10 +251,12 @@ export class AuthLifecycle {
     } catch (error) {
       // Keep the socket on the token it has; try again later, and expiry still applies.
       this.options.log.warn('renewal postponed: store unavailable', { error });
+      renewalFailed(old, 'store-unavailable', 'postponed');
       this.scheduler.schedule(socket, Math.min(old.exp * 1000, this.now() + RETRY_AFTER_STORE_FAILURE_MS));
       return;
     }
     if (user === null || user.disabled) {
+      renewalFailed(old, user === null ? 'user-removed' : 'user-disabled', 'authentication ended');
       this.endAuthentication(
         socket,
         new WardenError('AuthTokenRevokedError', 'the account is disabled or removed'),
@@ -272,6 +277,7 @@ export class AuthLifecycle {
       roles,
     );
     await socket.setAuthToken(claims as never);
+    metrics.renewals.inc();
     // The replaced token is revoked; `value` records when, for reuse detection. Not awaited: the
     // socket's renewal is complete once it holds the new token.
     void this.options
@@ -291,6 +297,7 @@ export class AuthLifecycle {
       permissions = (await this.options.rolePermissions?.(old.roles)) ?? old;
     } catch (error) {
       this.options.log.warn('renewal postponed: store unavailable', { error });
+      renewalFailed(old, 'store-unavailable', 'postponed');
       this.scheduler.schedule(socket, Math.min(old.exp * 1000, this.now() + RETRY_AFTER_STORE_FAILURE_MS));
       return;
     }
@@ -301,6 +308,7 @@ export class AuthLifecycle {
       { sid: old.sid, authTime: old.auth_time, notAfter: old.auth_time + this.options.sessionMaxAge },
     );
     await socket.setAuthToken(claims as never);
+    metrics.renewals.inc();
     void this.options
       .revoke(Revocations.replaced(old, nowSeconds))
       .catch((error: unknown) =>
@@ -389,7 +397,11 @@ export class AuthLifecycle {
       this.scheduler.schedule(socket, Math.min(this.now() + wait, claims.exp * 1000));
       return;
     }
-    this.renew(socket).catch((error: unknown) => this.options.log.error('renewal failed', { error }));
+    this.renew(socket).catch((error: unknown) => {
+      this.options.log.error('renewal failed', { error });
+      const claims = this.options.registry.claims(socket);
+      if (claims !== undefined) renewalFailed(claims, 'error', 'will be retried at the next deadline');
+    });
   }
 
   /** Whether another socket's renewal replaced (or is replacing) this token. */
@@ -415,4 +427,16 @@ export class AuthLifecycle {
     const kicked = socket.subscriptions().filter((channel) => !allowed(channel));
     if (kicked.length > 0) void socket.kickOut(kicked, 'not allowed by the current auth token');
   }
+}
+
+/** Counts and audits a renewal that did not happen (the metric counts every one). */
+function renewalFailed(claims: TokenClaims, reason: string, outcome: string): void {
+  metrics.renewalFailures.inc({ reason });
+  audit('renewal_failed', {
+    reason,
+    outcome,
+    username: claims.username,
+    sub: claims.sub,
+    session: claims.sid,
+  });
 }

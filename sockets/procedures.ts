@@ -1,6 +1,7 @@
 import type { CredentialAcceptor } from '../auth/credentials.ts';
 import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { toWardenError, WardenError } from '../errors/catalogue.ts';
+import { audit } from '../log/audit.ts';
 import type { Logger } from '../log/logger.ts';
 import { claimsOf, type SocketAddressOf, type WardenSocket } from './socket-facade.ts';
 
@@ -70,6 +71,14 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
         const claims = claimsOf(socket);
         if (claims === null) return { loggedOut: false };
         deps.release(socket);
+        const who = {
+          username: claims.username,
+          sub: claims.sub,
+          session: claims.sid,
+          address: deps.clientAddress(socket),
+        };
+        audit('logout', { by: 'socket', ...who });
+        audit('revocation', { kind: 'token', by: 'socket', ...who });
         await socket.deauthenticate();
         await deps
           .revoke(Revocations.ofToken(claims))

@@ -18,7 +18,10 @@ import { ControlBus } from '../cluster/control-bus.ts';
 import { EventFeed } from '../cluster/event-feed.ts';
 import { CloseCodes } from '../errors/close-codes.ts';
 import { createHttpApp } from '../http/app.ts';
-import { createLogger, type Logger } from '../log/logger.ts';
+import { childLogger, createLogger, type Logger } from '../log/logger.ts';
+import { instrumentStore } from '../metrics/store-metrics.ts';
+import { observeSockets } from '../metrics/socket-metrics.ts';
+import { createRefusalRecorder } from '../middleware/refusals.ts';
 import { installMiddleware } from '../middleware/install.ts';
 import { createInvokeAuthorizer } from '../middleware/invoke-authorizer.ts';
 import { createOriginGuard } from '../middleware/origin-guard.ts';
@@ -95,8 +98,9 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const { config } = options;
   const id = newId();
   const now = options.now ?? Date.now;
-  const log = options.log ?? createLogger({ role: 'worker', level: config.logLevel });
-  const store = openStore(config.databaseUrl);
+  const log =
+    options.log ?? createLogger({ role: 'worker', level: config.logLevel, format: config.logFormat });
+  const store = instrumentStore(openStore(config.databaseUrl));
   await store.migrate();
   const tokens = new TokenService({ key: config.authKey, ttl: config.tokenTtl, now });
   await assertSharedAuthKey(store, tokens.key).catch(async (error: unknown) => {
@@ -162,13 +166,14 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   })();
 
   let accepting = true;
-  const bus = new ControlBus({ exchange: agServer.exchange, origin: id, log });
+  const clusterLog = childLogger(log, { module: 'cluster' });
+  const bus = new ControlBus({ exchange: agServer.exchange, origin: id, log: clusterLog });
   let lifecycle: AuthLifecycle | null = null;
   const control = new ClusterControl({
     store,
     revocations,
     bus,
-    log,
+    log: clusterLog,
     now,
     onRevoked: (revocation) => lifecycle?.enforce(revocation),
     onUserChanged: (userId) => void lifecycle?.renewUser(userId),
@@ -187,11 +192,12 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     sessionIdleTimeout: config.sessionIdleTimeout,
     rolePermissions,
     anonymousSubscribe: config.anonymous?.subscribe ?? [],
-    log,
+    log: childLogger(log, { module: 'lifecycle' }),
     now,
   });
   lifecycle.attach(agServer);
   if (config.nodeEnv !== 'production') announceWorker(agServer, `pid ${process.pid}`);
+  const stopObserving = observeSockets(agServer, { brokerReady: options.brokerReady ?? (() => true) });
 
   const clientAddress = createClientAddressResolver({ trustProxy: config.trustProxy });
   const socketAddress = createSocketAddressOf(clientAddress);
@@ -250,6 +256,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     raw: createHandshakeGuard(),
     limit: createSocketRateLimiter({ rate: config.socketRateLimit, now }),
     onError: (error) => log.error('middleware failed', { error }),
+    onRefused: createRefusalRecorder({ clientAddress, socketAddress }),
     onActivity: (action) => {
       if (action.socket !== undefined) lifecycle.touch(action.socket);
     },
@@ -262,7 +269,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   const feed = new EventFeed({
     store,
     interval: config.revocationPollInterval,
-    log,
+    log: clusterLog,
     now,
     onEvent: (event) => control.handleEvent(event),
     afterPoll: () => control.flushPending(),
@@ -318,6 +325,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     clearInterval(purger);
     await control.stop();
     lifecycle.stop();
+    stopObserving();
     unauthenticated.stop();
     bus.stop();
     for (const socket of Object.values(agServer.clients)) socket.disconnect(code, 'worker draining');

@@ -1,6 +1,7 @@
 import { loadConfig } from '../config/index.ts';
 import { attachToCluster, type ClusterAttachment } from '../cluster/scc-attach.ts';
-import { createLogger } from '../log/logger.ts';
+import { childLogger } from '../log/logger.ts';
+import { startTelemetry } from '../server/telemetry.ts';
 import { notifyParent, onShutdown } from '../server/process.ts';
 import { startWorker } from './create-worker.ts';
 
@@ -11,7 +12,8 @@ import { startWorker } from './create-worker.ts';
  */
 export async function runWorker(): Promise<void> {
   const config = loadConfig();
-  const log = createLogger({ role: 'worker', level: config.logLevel });
+  const telemetry = await startTelemetry('worker', config);
+  const { log } = telemetry;
   let cluster: ClusterAttachment | null = null;
   const worker = await startWorker({
     config,
@@ -25,12 +27,15 @@ export async function runWorker(): Promise<void> {
         instancePort: config.port,
         instanceIp: config.sccInstanceIp ?? '127.0.0.1',
         pubSubBatchDuration: config.sccPubSubBatchDuration,
-        log,
+        log: childLogger(log, { module: 'cluster' }),
       });
     },
     brokerReady: () => cluster?.isReady() ?? false,
   });
-  onShutdown(log, () => worker.close());
+  onShutdown(log, async () => {
+    await worker.close();
+    await telemetry.close();
+  });
   await (cluster as ClusterAttachment | null)?.ready;
   log.info('ready', { url: worker.url });
   notifyParent({ type: 'ready', role: 'worker', url: worker.url });

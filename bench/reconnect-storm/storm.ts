@@ -156,7 +156,7 @@ export async function runReconnectStorm(
     const running = supervisor;
     forget = onInterrupt(() => running.child.kill('SIGTERM'));
     await supervisor.waitForLine(/Warden is ready/, 120_000);
-    const readyWorkers = () => running.output().match(/\[worker \d+\] info ready/g)?.length ?? 0;
+    const readyWorkers = () => running.output().match(/"role":"worker".*"msg":"ready"/g)?.length ?? 0;
 
     const login = await postJson(`http://127.0.0.1:${port}/auth/login`, { username: USERNAME, password });
     const token = (login.body as { token?: unknown } | null)?.token;
@@ -241,7 +241,7 @@ export async function runReconnectStorm(
     // it to the workers after its scale-out delay.
     const brokerRestarts: BrokerRestart[] = [];
     const rejoined = new RegExp(
-      `\\[worker \\d+\\] info broker list updated brokers=\\[[^\\]]*:${brokerPort}"\\] stalled=\\[\\]`,
+      `"role":"worker".*"brokers":\\[[^\\]]*:${brokerPort}"\\],"stalled":\\[\\],"msg":"broker list updated"`,
       'g',
     );
     const rejoins = () => running.output().match(rejoined)?.length ?? 0;

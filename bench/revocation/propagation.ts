@@ -388,11 +388,15 @@ export function clusterLog(output: string): Pick<RevocationResult, 'clusterLog' 
   const counts: Record<string, number> = {};
   const sample: string[] = [];
   for (const line of output.split('\n')) {
-    const match = /^\[(\w+) \d+\] (warn|error) (.*)$/.exec(line);
-    if (match === null) continue;
-    const [, role, level, rest] = match as unknown as [string, string, string, string];
-    const message = rest.replace(/ \w+=.*$/, '');
-    const key = `${role} ${level} ${message}`;
+    // Warden's JSON log lines (log/logger.ts): warnings and errors, by role and message.
+    let parsed: { role?: unknown; level?: unknown; msg?: unknown };
+    try {
+      parsed = line.startsWith('{') ? (JSON.parse(line) as typeof parsed) : {};
+    } catch {
+      continue;
+    }
+    if (parsed.level !== 'warn' && parsed.level !== 'error') continue;
+    const key = `${String(parsed.role)} ${parsed.level} ${String(parsed.msg)}`;
     counts[key] = (counts[key] ?? 0) + 1;
     if (sample.length < 20 && counts[key] === 1) sample.push(line.slice(0, 400));
   }

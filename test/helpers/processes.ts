@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { messageOf } from '../../log/pretty.ts';
 
 export const WARDEN_BIN = fileURLToPath(new URL('../../bin/warden.js', import.meta.url));
 const ENSURE_BUILD = fileURLToPath(new URL('../../scripts/ensure-deps.js', import.meta.url));
@@ -39,11 +40,47 @@ export async function freePorts(count: number): Promise<number[]> {
   return [...ports];
 }
 
+/**
+ * Whether an output line matches: the line itself, or, for a JSON log line, its `msg key=value`
+ * form (so a test can wait for `broker joined uri=ws://...` whatever the log format).
+ */
+export function lineMatches(pattern: RegExp, line: string): boolean {
+  return matchedForm(pattern, line) !== null;
+}
+
+/** The form of `line` that matches (itself, or its `msg key=value` form), or null. */
+function matchedForm(pattern: RegExp, line: string): string | null {
+  if (pattern.test(line)) return line;
+  const message = messageOf(line);
+  return message !== null && pattern.test(message) ? message : null;
+}
+
+/** The first line of `text` that matches, in the form that matched. */
+function firstMatch(pattern: RegExp, text: string): string | undefined {
+  for (const line of text.split('\n')) {
+    const form = matchedForm(pattern, line);
+    if (form !== null) return form;
+  }
+  return undefined;
+}
+
+/**
+ * Output without its JSON log lines (the admin CLI's audit trail goes to stderr): what is left is
+ * what the command itself printed for the operator.
+ */
+export function withoutLogLines(output: string): string {
+  return output
+    .split(/(?<=\n)/)
+    .filter((line) => messageOf(line.trimEnd()) === null)
+    .join('');
+}
+
 export interface RunningProcess {
   readonly child: ChildProcess;
   output(): string;
   /**
-   * Resolves with the first output line matching `pattern` (rejects if the process exits first),
+   * Resolves with the first output line matching `pattern` (rejects if the process exits first);
+   * a JSON log line matches by its `msg key=value` form too, and then resolves with that form;
    * looking only at output from character offset `since` on (take it from `output().length`).
    */
   waitFor(pattern: RegExp, timeoutMs?: number, since?: number): Promise<string>;
@@ -69,10 +106,7 @@ export function runWarden(
   const onData = (chunk: Buffer) => {
     output += chunk.toString();
     for (const waiter of waiters) {
-      const match = output
-        .slice(waiter.since)
-        .split('\n')
-        .find((line) => waiter.pattern.test(line));
+      const match = firstMatch(waiter.pattern, output.slice(waiter.since));
       if (match !== undefined) {
         waiters.delete(waiter);
         waiter.resolve(match);
@@ -88,10 +122,7 @@ export function runWarden(
     child,
     output: () => output,
     waitFor(pattern, timeoutMs = 30_000, since = 0) {
-      const found = output
-        .slice(since)
-        .split('\n')
-        .find((line) => pattern.test(line));
+      const found = firstMatch(pattern, output.slice(since));
       if (found !== undefined) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
         const waiter = { pattern, since, resolve: (line: string) => (clearTimeout(timer), resolve(line)) };

@@ -32,6 +32,8 @@ export function testEnv(databaseUrl: string, overrides: Record<string, string> =
     LOGIN_FAILURE_LIMIT: '1000',
     LOGIN_ACCOUNT_FAILURE_LIMIT: '1000',
     LOG_LEVEL: 'error',
+    // Every role process would otherwise take 9464; a test that scrapes sets its own.
+    METRICS_PORT: '0',
     ...overrides,
   };
 }

@@ -8,6 +8,7 @@ import { connectClient } from '../../helpers/clients.ts';
 import { createTestDatabase } from '../../helpers/mariadb.ts';
 import { wardenBin } from '../../helpers/processes.ts';
 import { startTestWarden, testEnv, testSecrets, type TestWarden } from '../../helpers/warden.ts';
+import { withoutLogLines } from '../../helpers/processes.ts';
 
 interface Run {
   code: number | null;
@@ -53,7 +54,8 @@ describe('warden CLI (real processes, real MariaDB)', function () {
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('error', reject);
-      child.on('close', (code) => resolve({ code, stdout, stderr }));
+      // The audit trail's JSON lines are checked in test/integration/ops; here, the command's own.
+      child.on('close', (code) => resolve({ code, stdout, stderr: withoutLogLines(stderr) }));
       child.stdin.end(stdin ?? '');
     });
   }

@@ -183,7 +183,7 @@ describe('warden start: the cluster on one host (real processes)', function () {
     const killedAt = Date.now();
     process.kill(victim, 'SIGKILL');
     // Round-robin put half of them on the victim: wait until every one of those is back.
-    await warden.waitFor(new RegExp(`worker exited; restarting pid=${victim}`));
+    await warden.waitFor(new RegExp(`worker exited; restarting child=${victim}`));
     await Promise.all(
       all.map(async (client) => {
         if (client.socket.state !== 'open' || closed.includes(client)) {
@@ -210,7 +210,7 @@ describe('warden start: the cluster on one host (real processes)', function () {
     const mark = warden.output().length;
     const killedAt = Date.now();
     process.kill(victim, 'SIGKILL');
-    await warden.waitFor(new RegExp(`broker exited; restarting pid=${victim}`), 30_000, mark);
+    await warden.waitFor(new RegExp(`broker exited; restarting child=${victim}`), 30_000, mark);
     // The restarted broker is back in the cluster once the state server announces two brokers.
     await warden.waitFor(/broker list grew.*brokers=\[[^\]]*,[^\]]*\]/, 60_000, mark);
     const rejoinedMs = Date.now() - killedAt;
@@ -247,7 +247,7 @@ describe('warden start: the cluster on one host (real processes)', function () {
       results.map((r) => r.status),
       all.map(() => 'fulfilled'),
     );
-    await warden.waitFor(new RegExp(`worker exited; restarting pid=${victim} code=0`));
+    await warden.waitFor(new RegExp(`worker exited; restarting child=${victim} code=0`));
     assert.ok(codes.length >= 1);
     for (const code of codes) assert.equal(code, 4100);
     await Promise.all(
@@ -301,11 +301,17 @@ describe('warden start: ports in use, a killed supervisor (real processes)', fun
     PORT: number;
     SCC_STATE_SERVER_PORT: number;
     SCC_BROKER_SERVER_PORT: number;
+    METRICS_PORT: number;
   }
 
   async function ports(): Promise<Ports> {
-    const [port, state, broker] = await freePorts(3);
-    return { PORT: port ?? 0, SCC_STATE_SERVER_PORT: state ?? 0, SCC_BROKER_SERVER_PORT: broker ?? 0 };
+    const [port, state, broker, metrics] = await freePorts(4);
+    return {
+      PORT: port ?? 0,
+      SCC_STATE_SERVER_PORT: state ?? 0,
+      SCC_BROKER_SERVER_PORT: broker ?? 0,
+      METRICS_PORT: metrics ?? 0,
+    };
   }
 
   function run(args: string[], given: Ports): RunningProcess {
@@ -315,6 +321,7 @@ describe('warden start: ports in use, a killed supervisor (real processes)', fun
       BROKERS: '1',
       SCC_STATE_SERVER_PORT: String(given.SCC_STATE_SERVER_PORT),
       SCC_BROKER_SERVER_PORT: String(given.SCC_BROKER_SERVER_PORT),
+      METRICS_PORT: String(given.METRICS_PORT),
       AUTH_KEY: secrets.authKey,
       SCC_AUTH_KEY: secrets.sccAuthKey,
       LOG_LEVEL: 'info',
@@ -350,6 +357,8 @@ describe('warden start: ports in use, a killed supervisor (real processes)', fun
     ['start', 'SCC_STATE_SERVER_PORT'],
     ['start', 'SCC_BROKER_SERVER_PORT'],
     ['broker', 'SCC_BROKER_SERVER_PORT'],
+    ['start', 'METRICS_PORT'],
+    ['worker', 'METRICS_PORT'],
   ];
   for (const [command, variable] of cases) {
     it(`warden ${command} with ${variable} in use exits 1 with one line naming it, instead of restarting`, async function () {

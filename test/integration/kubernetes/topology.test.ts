@@ -49,6 +49,8 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
   const clients: TestClient[] = [];
   let db: { url: string; drop(): Promise<void> };
   let workerPorts: number[] = [];
+  /** Each pod's METRICS_PORT (each pod has its own network namespace; here, its own port). */
+  let metricsPorts: Record<'state' | 'broker' | 'worker', number[]> = { state: [], broker: [], worker: [] };
   /** The environment every pod gets (ConfigMap + Secret), on loopback. */
   let pod: Record<string, string> = {};
   const username = 'topology-user';
@@ -69,8 +71,10 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
 
     const configMap = manifest('configmap.yaml')[0] as { data: Record<string, string> };
     const secrets = testSecrets();
-    const [statePort, brokerPort1, brokerPort2, ...ports] = await freePorts(6);
-    workerPorts = ports;
+    const [statePort, brokerPort1, brokerPort2, ...ports] = await freePorts(12);
+    workerPorts = ports.slice(0, 3);
+    const metrics = ports.slice(3);
+    metricsPorts = { state: metrics.slice(0, 1), broker: metrics.slice(1, 3), worker: metrics.slice(3, 6) };
     pod = {
       ...configMap.data,
       AUTH_KEY: secrets.authKey,
@@ -89,12 +93,18 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
     const worker = deployment('worker.yaml');
     assert.equal(state.replicas, 1);
     assert.equal(broker.replicas, 2);
-    await start(state, pod).waitFor(/state server listening|ready/i, 30_000);
-    const brokers = [brokerPort1, brokerPort2].map((port) =>
-      start(broker, { ...pod, SCC_BROKER_SERVER_PORT: String(port) }),
+    assert.equal(pod.METRICS_PORT, '9464');
+    const metricsOf = (role: keyof typeof metricsPorts, i: number) => ({
+      METRICS_PORT: String(metricsPorts[role][i]),
+    });
+    await start(state, { ...pod, ...metricsOf('state', 0) }).waitFor(/state server listening|ready/i, 30_000);
+    const brokers = [brokerPort1, brokerPort2].map((port, i) =>
+      start(broker, { ...pod, SCC_BROKER_SERVER_PORT: String(port), ...metricsOf('broker', i) }),
     );
     await Promise.all(brokers.map((b) => b.waitFor(/broker listening/, 30_000)));
-    const workers = workerPorts.map((port) => start(worker, { ...pod, PORT: String(port), HOST: '127.0.0.1' }));
+    const workers = workerPorts.map((port, i) =>
+      start(worker, { ...pod, PORT: String(port), HOST: '127.0.0.1', ...metricsOf('worker', i) }),
+    );
     await Promise.all(workers.map((w) => w.waitFor(/\bready\b/, 60_000)));
   });
 
@@ -129,6 +139,20 @@ describe('the Kubernetes topology as processes: state, 2 brokers, 3 workers', fu
       const response = await fetch(`http://127.0.0.1:${port}/readyz`);
       assert.equal(response.status, 200, `worker on ${port} is ready`);
     }
+  });
+
+  it('serves GET /metrics in every pod, on METRICS_PORT and not on PORT', async function () {
+    for (const [role, ports] of Object.entries(metricsPorts)) {
+      for (const port of ports) {
+        const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+        assert.equal(response.status, 200, `${role} on ${port}`);
+        const body = await response.text();
+        assert.match(body, /^warden_process_cpu_seconds_total \d/m, `${role} runtime metrics`);
+        if (role === 'worker') assert.match(body, /^warden_broker_connected 1$/m, 'a worker connected to brokers');
+      }
+    }
+    const onPublicPort = await fetch(`http://127.0.0.1:${workerPorts[0]}/metrics`);
+    assert.equal(onPublicPort.status, 404);
   });
 
   it('accepts a token from one worker on every worker', async function () {

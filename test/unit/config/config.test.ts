@@ -63,6 +63,23 @@ describe('config', function () {
     assert.equal(parseConfig({}, secrets).revocationPollInterval, 50);
   });
 
+  it('parses the operations settings: METRICS_PORT (0 = off), LOG_FORMAT, LOG_LEVEL', function () {
+    const defaults = parseConfig({}, secrets);
+    assert.equal(defaults.metricsPort, 9464);
+    assert.equal(defaults.logLevel, 'info');
+    // Tests never run on a terminal: JSON unless asked for.
+    assert.equal(defaults.logFormat, process.stdout.isTTY === true ? 'pretty' : 'json');
+    const set = parseConfig({ METRICS_PORT: '0', LOG_FORMAT: 'pretty', LOG_LEVEL: 'debug' }, secrets);
+    assert.equal(set.metricsPort, null);
+    assert.equal(set.logFormat, 'pretty');
+    assert.equal(set.logLevel, 'debug');
+    assert.equal(parseConfig({ LOG_FORMAT: 'json' }, secrets).logFormat, 'json');
+    assert.equal(configError({ METRICS_PORT: '70000' }).variable, 'METRICS_PORT');
+    assert.equal(configError({ METRICS_PORT: 'nine' }).variable, 'METRICS_PORT');
+    assert.equal(configError({ LOG_FORMAT: 'xml' }).variable, 'LOG_FORMAT');
+    assert.equal(configError({ LOG_LEVEL: 'loud' }).variable, 'LOG_LEVEL');
+  });
+
   it('applies the defaults of the limits and proxy settings', function () {
     const config = parseConfig({ HOST: '127.0.0.1' }, secrets);
     assert.deepEqual(config.trustProxy, []);
