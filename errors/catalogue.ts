@@ -29,6 +29,8 @@ export const ERRORS = {
   GatewayIdentityError: { code: 'GATEWAY_IDENTITY', status: 401 },
   NotFoundError: { code: 'NOT_FOUND', status: 404 },
   UserExistsError: { code: 'USER_EXISTS', status: 409 },
+  /** Self-service registration refused: 400 (password rule), 403 (closed, invite), 409 (name taken). */
+  RegistrationError: { code: 'REGISTRATION_REFUSED', status: 400 },
   UserNotFoundError: { code: 'USER_NOT_FOUND', status: 404 },
   RoleExistsError: { code: 'ROLE_EXISTS', status: 409 },
   RoleNotFoundError: { code: 'ROLE_NOT_FOUND', status: 404 },
@@ -52,7 +54,12 @@ export class WardenError extends Error {
   declare readonly status: number;
   declare readonly isBadToken: boolean;
 
-  constructor(name: WardenErrorName, message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+  constructor(
+    name: WardenErrorName,
+    message: string,
+    /** `status` overrides the catalogue's for the errors that document several (RegistrationError). */
+    options?: { cause?: unknown; details?: ErrorDetails; status?: number },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = name;
     this.code = ERRORS[name].code;
@@ -60,7 +67,10 @@ export class WardenError extends Error {
     if (options?.details?.reason !== undefined) this.reason = options.details.reason;
     // Not serialised to clients: HTTP status and SocketCluster's "bad token" flag, which makes SC
     // tell the client to drop a token it should never send again.
-    Object.defineProperty(this, 'status', { value: ERRORS[name].status, enumerable: false });
+    Object.defineProperty(this, 'status', {
+      value: options?.status ?? ERRORS[name].status,
+      enumerable: false,
+    });
     Object.defineProperty(this, 'isBadToken', {
       value: name.startsWith('AuthToken') || name === 'TokenReuseError' || name === 'SessionExpiredError',
       enumerable: false,
