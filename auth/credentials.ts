@@ -386,25 +386,44 @@ export class CredentialAcceptor {
    * twice, its session is revoked everywhere.
    */
   private async redeemTicket(ticket: unknown): Promise<TokenClaims> {
-    const outcome = await this.secrets().redeem('ticket', ticket);
+    const secrets = this.secrets();
+    // Revoked since the ticket was made (its session, the user, the token it was made from):
+    // checked before redeeming, as the redemption itself may lose a race to a replay, whose
+    // revocation of the session must not undo the one legitimate redemption.
+    const known = await secrets.peek('ticket', ticket);
+    if (known !== null) this.assertTicketInForce(parseTicketPayload(known));
+    const outcome = await secrets.redeem('ticket', ticket);
     if (outcome.status === 'used') {
       const payload = parseTicketPayload(outcome.payload);
       this.revokeSessionOf(payload.sid, payload.authTime);
       throw ticketRefused('used');
     }
     if (outcome.status !== 'redeemed') throw ticketRefused(outcome.status);
-    const payload = parseTicketPayload(outcome.payload);
-    const claims = await this.sessionClaims(payload);
-    // Revoked since the ticket was made: its session, the user, or the token it was made from.
-    // (A renewal of that token since is no reuse: the ticket was made while it was current.)
+    return this.sessionClaims(parseTicketPayload(outcome.payload));
+  }
+
+  /** Throws what revoked the session a ticket stands for since it was made. */
+  private assertTicketInForce(payload: TicketPayload): void {
     const nowSeconds = Math.floor(this.now() / 1000);
     const problem = this.options.revocations.problem(
-      { ...claims, jti: payload.from ?? claims.jti, iat: payload.issuedAt },
+      {
+        sub: payload.sub,
+        username: '',
+        roles: [],
+        publish: [],
+        subscribe: [],
+        invoke: [],
+        jti: payload.from ?? '',
+        iat: payload.issuedAt,
+        exp: payload.issuedAt,
+        sid: payload.sid,
+        auth_time: payload.authTime,
+      },
       nowSeconds,
       this.options.reuseGrace,
     );
+    // A renewal of the token it was made from since is no reuse: it was current then.
     if (problem !== null && problem.name !== 'TokenReuseError') throw problem;
-    return claims;
   }
 
   /** The claims of the next token of a session, from the store's current state. */

@@ -62,6 +62,12 @@ export class OneTimeSecrets {
     return this.options.store.redeemOneTimeSecret(secretHash(secret), purpose, this.options.now());
   }
 
+  /** What a secret stands for, without redeeming it; null when it is not known. */
+  async peek(purpose: OneTimePurpose, secret: unknown): Promise<string | null> {
+    if (!isSecretShaped(secret)) return null;
+    return this.options.store.peekOneTimeSecret(secretHash(secret), purpose);
+  }
+
   /** Makes a redeemed secret usable again (what it was redeemed for did not happen). */
   async release(purpose: OneTimePurpose, secret: string): Promise<void> {
     await this.options.store.releaseOneTimeSecret(secretHash(secret), purpose);

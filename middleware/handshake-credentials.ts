@@ -5,6 +5,7 @@ import { CloseCodes } from '../errors/close-codes.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClientAddressResolver } from '../net/client-address.ts';
 import { amendHandshakeStatus } from '../sockets/handshake-status.ts';
+import { isOpen } from '../sockets/socket-facade.ts';
 import { isAuthInfo, type MiddlewareAction } from './action.ts';
 
 export interface HandshakeCredentialsOptions {
@@ -39,7 +40,7 @@ function isSoftRefusal(error: unknown): error is WardenError {
  * CredentialAcceptor like any other:
  * - `?ticket=` in the WebSocket URL (socketcluster-client's `query` option): a one-time ticket or
  *   auth code, redeemed once cluster-wide; the socket is authenticated in the handshake and the
- *   client receives the token in its connect status. A used, expired or unknown ticket leaves
+ *   client then receives the token (#setAuthToken). A used, expired or unknown ticket leaves
  *   the socket unauthenticated with a LoginError (`reason`) as its status's `authError`.
  * - the `warden_session` cookie (AUTH_COOKIE=on), when the client sent no token: only with an
  *   allowed Origin. A cookie from another Origin, or with none, refuses the handshake (close
@@ -86,7 +87,16 @@ export function createHandshakeCredentials(
       data.authToken = claims;
       data.authTokenError = null;
       data.authState = 'authenticated';
-      amendHandshakeStatus(socket, { authToken: token });
+      // The client learns the token only from #setAuthToken: socketcluster-client's transport
+      // overwrites a status's authToken with the one it sent (transport.js 209-213). Sent a
+      // timer tick after the handshake answer, so that it arrives apart from it: handled first
+      // (ws parses frames of one chunk in one go), it would be reset by the client's `_onOpen`.
+      void socket
+        .listener('connect')
+        .once()
+        .then(() => new Promise((resolve) => setTimeout(resolve, 0)))
+        .then(() => (isOpen(socket) ? socket.setAuthToken(claims as never) : undefined))
+        .catch((error: unknown) => options.log.warn('ticket token not delivered', { error }));
       return;
     }
     if (!options.cookies || data.signedAuthToken !== null) return;

@@ -3,8 +3,6 @@ import type { WardenSocket } from './socket-facade.ts';
 
 /** What Warden adds to the status SocketCluster answers a handshake with. */
 export interface HandshakeStatusExtras {
-  /** The signed token a ticket was redeemed for: the client holds it from `connect` on. */
-  readonly authToken?: string;
   /** Why a credential presented out of band (a ticket) was refused. */
   readonly authError?: WardenError;
 }
@@ -24,8 +22,7 @@ function isHandshakeAnswer(object: unknown): object is { rid: number; data: Reco
  * Adds fields to the status of this socket's handshake answer, which the client receives as its
  * connect status. socketcluster-server 20.0.1 builds that status itself and puts an `authError`
  * in it only for a token the client sent in the handshake (serversocket.js 417-421); a ticket
- * comes in the URL's query, so its refusal (and the token it was redeemed for, which the client
- * reads as `status.authToken`: clientsocket.js `_onOpen`) is added here, once, on the way out.
+ * comes in the URL's query, so its refusal is added here, once, on the way out.
  *
  * @example
  *   amendHandshakeStatus(action.socket, { authError: ticketRefused('used') });
@@ -37,7 +34,6 @@ export function amendHandshakeStatus(socket: WardenSocket, extras: HandshakeStat
     if (isHandshakeAnswer(object)) {
       // Back to the prototype's method: only the handshake answer is amended.
       delete (target as Partial<SendsObjects>).sendObject;
-      if (extras.authToken !== undefined) object.data.authToken = extras.authToken;
       if (extras.authError !== undefined) {
         const { name, code, message, reason } = extras.authError;
         object.data.authError = { name, code, message, ...(reason === undefined ? {} : { reason }) };

@@ -417,6 +417,15 @@ export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): St
         return failedRedemption(row);
       }),
 
+    peekOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
+      run(async () => {
+        const [row] = await rows<{ payload: string }>(
+          'SELECT payload FROM one_time_secrets WHERE secret_hash = ? AND purpose = ?',
+          [hash, purpose],
+        );
+        return row?.payload ?? null;
+      }),
+
     releaseOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
       run(
         async () =>

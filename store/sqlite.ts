@@ -474,6 +474,15 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
         );
       }),
 
+    peekOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
+      guard(() => {
+        const row = prepare('SELECT payload FROM one_time_secrets WHERE secret_hash = ? AND purpose = ?').get(
+          hash,
+          purpose,
+        ) as { payload: string } | undefined;
+        return row?.payload ?? null;
+      }),
+
     releaseOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
       guard(
         () =>

@@ -186,6 +186,8 @@ export interface Store {
    * expired, in one statement: of any number of concurrent callers on any worker, one redeems it.
    */
   redeemOneTimeSecret(hash: string, purpose: OneTimePurpose, now: number): Promise<Redemption>;
+  /** The payload of the secret of this hash and purpose, used or not; null when there is none. */
+  peekOneTimeSecret(hash: string, purpose: OneTimePurpose): Promise<string | null>;
   /** Makes a redeemed secret unused again (the step it was redeemed for failed); true if it was used. */
   releaseOneTimeSecret(hash: string, purpose: OneTimePurpose): Promise<boolean>;
   /** Deletes secrets that expired before `before` (epoch ms); returns how many. */

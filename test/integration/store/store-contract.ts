@@ -687,6 +687,17 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
           assert.equal((await store.redeemOneTimeSecret(hash(5), 'invite', MS)).status, 'redeemed');
         });
 
+        it('tells what a secret stands for without redeeming it', async function () {
+          await store.createOneTimeSecret(secret(10, MS + 30_000));
+          assert.equal(
+            await store.peekOneTimeSecret(hash(10), 'ticket'),
+            JSON.stringify({ n: 10, text: 'zoë 名前' }),
+          );
+          assert.equal(await store.peekOneTimeSecret(hash(10), 'invite'), null);
+          assert.equal(await store.peekOneTimeSecret(hash(11), 'ticket'), null);
+          assert.equal((await store.redeemOneTimeSecret(hash(10), 'ticket', MS)).status, 'redeemed');
+        });
+
         it('refuses a second secret of the same hash', async function () {
           await store.createOneTimeSecret(secret(6, MS + 30_000));
           await assert.rejects(store.createOneTimeSecret(secret(6, MS + 60_000)));
