@@ -109,7 +109,7 @@ export function createHandshakeCredentials(
       );
       if (identity.kind !== 'session') throw new TypeError('a cookie yields a session');
       data.signedAuthToken = cookie;
-      data.authToken = identity.claims;
+      data.authToken = Object.freeze({ ...identity.claims, cookie: true });
       data.authTokenError = null;
       data.authState = 'authenticated';
     } catch (error) {

@@ -49,11 +49,11 @@ describe('cookie sessions (AUTH_COOKIE=on)', function () {
     await warden?.close();
   });
 
-  async function cookieLogin(): Promise<{ cookie: string; setCookie: string }> {
+  async function cookieLogin(): Promise<{ cookie: string; setCookie: string; userId: string }> {
     const { user, password } = await warden.createUser({ subscribe: ['chat.*'] });
     const answer = await post(`${warden.url}/auth/login`, { origin }, { username: user.username, password });
     assert.equal(answer.status, 200);
-    return { cookie: cookiePair(answer.cookie), setCookie: answer.cookie as string };
+    return { cookie: cookiePair(answer.cookie), setCookie: answer.cookie as string, userId: user.id };
   }
 
   async function connect(headers: Record<string, string>, withOrigin?: string) {
@@ -111,6 +111,21 @@ describe('cookie sessions (AUTH_COOKIE=on)', function () {
       assert.equal((reused.body.error as { name: string }).name, 'TokenReuseError');
       assert.equal((await ended).name, 'AuthTokenRevokedError');
       assert.equal((await post(`${warden.url}/auth/ticket`, { cookie: next, origin })).status, 401);
+    } finally {
+      clock -= 6000;
+    }
+  });
+
+  it("renews a cookie socket's token without marking the cookie replaced: the next page load still connects", async function () {
+    const { cookie, userId } = await cookieLogin();
+    const socket = await connect({ cookie }, origin);
+    const renewed = socket.socket.listener('authenticate').once();
+    await warden.worker.lifecycle.renewUser(userId);
+    await renewed;
+    clock += 6000;
+    try {
+      const reload = await connect({ cookie }, origin);
+      assert.equal(reload.status.isAuthenticated, true, JSON.stringify(reload.status.authError));
     } finally {
       clock -= 6000;
     }
