@@ -6,6 +6,8 @@ import type { Permissions, Role, User } from '../store/types.ts';
 import type { OidcIdentity, OidcVerifier } from './oidc-verifier.ts';
 import { gatewayClaims, parseGatewayIdentity, type GatewayClaimNames } from './gateway-identity.ts';
 import { checkPassword, loginFailureReason, parseCredentials, type PasswordCheckDeps } from './login.ts';
+import { ticketRefused, type OneTimeSecrets } from './one-time-secrets.ts';
+import { register, type RegistrationOptions } from './registration.ts';
 import { Revocations, type Revocation, type RevocationList } from './revocations.ts';
 import { newId, TOKEN_ALGORITHM, type TokenClaims, type TokenService } from './tokens.ts';
 import { fillPermissions } from './role-permissions.ts';
@@ -17,7 +19,13 @@ export type Credential =
   /** An OpenID provider's access token (OIDC_ISSUER), exchanged for a Warden session. */
   | { readonly kind: 'access-token'; readonly token: unknown }
   /** A trusted gateway's identity header (GATEWAY_IDENTITY_HEADER), for one socket. */
-  | { readonly kind: 'gateway'; readonly header: string };
+  | { readonly kind: 'gateway'; readonly header: string }
+  /** A one-time ticket or auth code (POST /auth/ticket, or a login answering with a code). */
+  | { readonly kind: 'ticket'; readonly ticket: unknown }
+  /** The `warden_session` cookie's token (AUTH_COOKIE=on), with the request's Origin header. */
+  | { readonly kind: 'cookie'; readonly token: unknown; readonly origin: string | undefined }
+  /** A self-service registration, `{username, password[, invite]}` (REGISTRATION). */
+  | { readonly kind: 'registration'; readonly input: unknown };
 
 export type CredentialKind = Credential['kind'];
 
@@ -49,7 +57,33 @@ export type Identity =
       readonly permissions: Permissions;
     }
   /** Claims for one socket only, never signed nor renewed: a gateway's identity. */
-  | { readonly kind: 'socket'; readonly via: CredentialKind; readonly claims: TokenClaims };
+  | { readonly kind: 'socket'; readonly via: CredentialKind; readonly claims: TokenClaims }
+  /** A redeemed ticket: the claims of the next token of the session it stands for, to be signed. */
+  | { readonly kind: 'redeemed'; readonly via: CredentialKind; readonly claims: TokenClaims };
+
+/**
+ * What a ticket or auth code stands for (its one-time secret's payload): a session, by `sid`.
+ * A ticket made from a token carries that token's session; a code the session its login starts.
+ * `issuedAt` (epoch s) is when its session was last known to be in force: a revocation after it
+ * (of the user, the session, the token it was made from) refuses it.
+ */
+interface TicketPayload {
+  readonly sub: string;
+  readonly sid: string;
+  readonly authTime: number;
+  readonly issuedAt: number;
+  /** The `jti` of the token it was made from; absent for a code. */
+  readonly from?: string;
+  /** An external identity's session (not a local user): what its claims are re-derived from. */
+  readonly external?: { readonly idp: string; readonly username: string; readonly roles: readonly string[] };
+}
+
+function parseTicketPayload(text: string): TicketPayload {
+  const value = JSON.parse(text) as TicketPayload;
+  if (typeof value.sub !== 'string' || typeof value.sid !== 'string' || typeof value.authTime !== 'number')
+    throw new WardenError('InternalError', 'a stored ticket has no session');
+  return value;
+}
 
 /** One verifier per credential kind, each turning its credential into an Identity or a named error. */
 type Verifiers = {
@@ -76,6 +110,17 @@ export interface CredentialAcceptorOptions {
   readonly gateway?: GatewayClaimNames | null;
   /** The union of these roles' patterns (the store's roles). */
   readonly rolePermissions: (roles: readonly string[]) => Promise<Permissions>;
+  /** Tickets, auth codes and invites; null: none are minted or accepted. */
+  readonly secrets?: OneTimeSecrets | null;
+  /** TICKET_TTL, seconds. */
+  readonly ticketTtl?: number;
+  /**
+   * Whether a session cookie may be accepted with this Origin header (AUTH_COOKIE=on): an origin
+   * named in the allow-list; a missing Origin never. Null: cookies are off.
+   */
+  readonly cookieOrigin?: ((origin: string | undefined) => boolean) | null;
+  /** Self-service registration (REGISTRATION, REGISTRATION_ROLES, PASSWORD_MIN_LENGTH). */
+  readonly registration?: RegistrationOptions;
   readonly now?: () => number;
 }
 
@@ -192,6 +237,29 @@ export class CredentialAcceptor {
         const claims = this.admit(gatewayClaims(identity, permissions, nowSeconds, options.sessionMaxAge));
         return { kind: 'socket', via: 'gateway', claims };
       },
+      ticket: async (credential) => ({
+        kind: 'redeemed',
+        via: 'ticket',
+        claims: await this.redeemTicket(credential.ticket),
+      }),
+      cookie: async (credential) => {
+        if (options.cookieOrigin == null)
+          throw new WardenError('AuthTokenInvalidError', 'this server does not accept session cookies');
+        // Cross-site WebSocket hijacking: a page elsewhere makes the browser send the cookie too.
+        if (!options.cookieOrigin(credential.origin))
+          throw new WardenError('OriginError', 'the session cookie is accepted only from an allowed Origin');
+        return { kind: 'session', via: 'cookie', claims: this.admit(this.verifyToken(credential.token)) };
+      },
+      registration: async (credential, context) => {
+        const registration = options.registration ?? { mode: 'closed', roles: [], passwordMinLength: 10 };
+        const checked = await register(
+          { ...options.password, options: registration, secrets: options.secrets ?? null },
+          credential.input,
+          context.clientAddress,
+        );
+        const roles = await options.password.store.findRoles(checked.user.roles);
+        return { kind: 'login', via: 'registration', user: checked.user, asOf: checked.asOf, roles };
+      },
     };
   }
 
@@ -260,9 +328,16 @@ export class CredentialAcceptor {
     );
   }
 
-  /** Signs the first token of the session that a login (or an exchanged IdP identity) starts. */
-  issue(identity: Extract<Identity, { kind: 'login' | 'external' }>): { token: string; claims: TokenClaims } {
+  /**
+   * Signs the first token of the session that a login (or an exchanged IdP identity) starts, or
+   * the token a redeemed ticket stands for.
+   */
+  issue(identity: Extract<Identity, { kind: 'login' | 'external' | 'redeemed' }>): {
+    token: string;
+    claims: TokenClaims;
+  } {
     const { tokens } = this.options;
+    if (identity.kind === 'redeemed') return { token: tokens.sign(identity.claims), claims: identity.claims };
     if (identity.kind === 'login')
       return tokens.issue(identity.user, undefined, identity.asOf, identity.roles);
     const { issuer, sid, sub, username, roles } = identity.identity;
@@ -275,10 +350,138 @@ export class CredentialAcceptor {
     return { token: tokens.sign(claims), claims };
   }
 
+  /** A one-time ticket for the session of these (accepted) claims: `POST /auth/ticket`. */
+  mintTicket(claims: TokenClaims): Promise<{ secret: string; expiresAt: number }> {
+    return this.mint({
+      sub: claims.sub,
+      sid: claims.sid,
+      authTime: claims.auth_time,
+      issuedAt: Math.floor(this.now() / 1000),
+      from: claims.jti,
+      ...(claims.idp === undefined
+        ? {}
+        : { external: { idp: claims.idp, username: claims.username, roles: claims.roles } }),
+    });
+  }
+
+  /** An auth code for a login: redeemed like a ticket, it starts the login's session. */
+  mintCode(identity: Extract<Identity, { kind: 'login' }>): Promise<{ secret: string; expiresAt: number }> {
+    const asOf = Math.max(Math.floor(identity.asOf / 1000), identity.user.tokensValidFrom);
+    return this.mint({ sub: identity.user.id, sid: newId(), authTime: asOf, issuedAt: asOf });
+  }
+
+  /**
+   * The next token of a session, for `POST /auth/refresh`: claims re-read from the store (a
+   * local user) or the roles (an external identity), within SESSION_MAX_AGE. The caller
+   * revokes the replaced token (reuse detection).
+   */
+  async renew(claims: TokenClaims): Promise<{ token: string; claims: TokenClaims }> {
+    const next = await this.sessionClaims({
+      sub: claims.sub,
+      sid: claims.sid,
+      authTime: claims.auth_time,
+      issuedAt: claims.iat,
+      ...(claims.idp === undefined
+        ? {}
+        : { external: { idp: claims.idp, username: claims.username, roles: claims.roles } }),
+    });
+    return { token: this.options.tokens.sign(next), claims: next };
+  }
+
+  private async mint(payload: TicketPayload): Promise<{ secret: string; expiresAt: number }> {
+    return this.secrets().mint('ticket', payload, this.options.ticketTtl ?? 30);
+  }
+
+  private secrets(): OneTimeSecrets {
+    if (this.options.secrets == null)
+      throw new WardenError('LoginError', 'this server does not issue tickets', {
+        details: { reason: 'ticket-unknown' },
+      });
+    return this.options.secrets;
+  }
+
+  /**
+   * Redeems a ticket or code (once, cluster-wide: the store decides) into the claims of a new
+   * token of its session. A used one is refused and, as only a thief or a replay presents it
+   * twice, its session is revoked everywhere.
+   */
+  private async redeemTicket(ticket: unknown): Promise<TokenClaims> {
+    const secrets = this.secrets();
+    // Revoked since the ticket was made (its session, the user, the token it was made from):
+    // checked before redeeming, as the redemption itself may lose a race to a replay, whose
+    // revocation of the session must not undo the one legitimate redemption.
+    const known = await secrets.peek('ticket', ticket);
+    if (known !== null) this.assertTicketInForce(parseTicketPayload(known));
+    const outcome = await secrets.redeem('ticket', ticket);
+    if (outcome.status === 'used') {
+      const payload = parseTicketPayload(outcome.payload);
+      this.revokeSessionOf(payload.sid, payload.authTime);
+      throw ticketRefused('used');
+    }
+    if (outcome.status !== 'redeemed') throw ticketRefused(outcome.status);
+    return this.sessionClaims(parseTicketPayload(outcome.payload));
+  }
+
+  /** Throws what revoked the session a ticket stands for since it was made. */
+  private assertTicketInForce(payload: TicketPayload): void {
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const problem = this.options.revocations.problem(
+      {
+        sub: payload.sub,
+        username: '',
+        roles: [],
+        publish: [],
+        subscribe: [],
+        invoke: [],
+        jti: payload.from ?? '',
+        iat: payload.issuedAt,
+        exp: payload.issuedAt,
+        sid: payload.sid,
+        auth_time: payload.authTime,
+      },
+      nowSeconds,
+      this.options.reuseGrace,
+    );
+    // A renewal of the token it was made from since is no reuse: it was current then.
+    if (problem !== null && problem.name !== 'TokenReuseError') throw problem;
+  }
+
+  /** The claims of the next token of a session, from the store's current state. */
+  private async sessionClaims(session: TicketPayload): Promise<TokenClaims> {
+    const { tokens, password, sessionMaxAge } = this.options;
+    const nowSeconds = Math.floor(this.now() / 1000);
+    const bounds = {
+      sid: session.sid,
+      authTime: session.authTime,
+      notAfter: session.authTime + sessionMaxAge,
+    };
+    if (bounds.notAfter <= nowSeconds)
+      throw new WardenError('SessionExpiredError', 'the session has reached its maximum age; log in again');
+    if (session.external !== undefined) {
+      const { idp, username, roles } = session.external;
+      const permissions = await this.options.rolePermissions(roles);
+      return tokens.claimsForExternal({ idp, sub: session.sub, username, roles }, permissions, bounds);
+    }
+    const user = await password.store.findUserById(session.sub);
+    if (user === null || user.disabled || user.tokensValidFrom > session.issuedAt)
+      throw new WardenError('AuthTokenRevokedError', 'the account is disabled, removed or revoked');
+    const roles = await password.store.findRoles(user.roles);
+    return tokens.claimsFor(user, bounds, this.now(), roles);
+  }
+
+  /** The revocation that ends the whole session of these claims, on every worker. */
+  sessionRevocation(claims: Pick<TokenClaims, 'sid' | 'auth_time'>): Revocation {
+    return Revocations.ofSession(claims.sid, claims.auth_time + this.options.sessionMaxAge);
+  }
+
   private revokeSession(claims: TokenClaims): void {
     audit('revocation', { kind: 'session', by: 'reuse', username: claims.username, sub: claims.sub });
+    this.revokeSessionOf(claims.sid, claims.auth_time);
+  }
+
+  private revokeSessionOf(sid: string, authTime: number): void {
     this.options
-      .revoke(Revocations.ofSession(claims.sid, claims.auth_time + this.options.sessionMaxAge))
+      .revoke(this.sessionRevocation({ sid, auth_time: authTime }))
       .catch((error: unknown) => this.options.onRevokeFailed?.(error));
   }
 }

@@ -31,6 +31,12 @@ export interface TokenClaims {
    * which Warden does not renew (the client re-authenticates with a fresh one before `exp`).
    */
   readonly direct?: true;
+  /**
+   * Only in memory, never signed: the socket authenticated with the session cookie's token. A
+   * renewal does not mark that token replaced: the browser still holds it in its cookie (and
+   * presents it on its next handshake) until `POST /auth/refresh` rotates it.
+   */
+  readonly cookie?: true;
 }
 
 /** Who an external identity is, as its claims name it (an IdP's `sub`, username and roles). */
@@ -150,7 +156,7 @@ export class TokenService {
   }
 
   sign(claims: TokenClaims): string {
-    const { direct: _direct, ...signed } = claims;
+    const { direct: _direct, cookie: _cookie, ...signed } = claims;
     return jwt.sign(signed, this.key, { algorithm: TOKEN_ALGORITHM });
   }
 

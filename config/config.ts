@@ -56,8 +56,16 @@ export interface Config {
   readonly unauthenticatedTimeout: number;
   /** Where the state server and brokers listen (SCC_BIND_HOST, default HOST). */
   readonly sccBindHost: string;
-  /** Shortest password the CLI accepts. */
+  /** Shortest password the CLI and registration accept. */
   readonly passwordMinLength: number;
+  /** Lifetime of a ticket or auth code, seconds (TICKET_TTL). */
+  readonly ticketTtl: number;
+  /** Browser logins also set the `warden_session` cookie, which the handshake accepts (AUTH_COOKIE=on). */
+  readonly authCookie: boolean;
+  /** Self-service registration (REGISTRATION): closed, open, or with an invite only. */
+  readonly registration: 'closed' | 'open' | 'invite';
+  /** Roles of a user who registers (REGISTRATION_ROLES). */
+  readonly registrationRoles: readonly string[];
   /** OpenID Connect (OIDC_*): null unless OIDC_ISSUER is set. */
   readonly oidc: OidcConfig | null;
   /** Identity passed on by a trusted gateway (GATEWAY_*): null unless GATEWAY_IDENTITY_HEADER is set. */
@@ -177,6 +185,10 @@ const schema = z.object({
   UNAUTHENTICATED_TIMEOUT: seconds.default(30),
   SCC_BIND_HOST: z.string().trim().min(1).optional(),
   PASSWORD_MIN_LENGTH: intIn(1, 1024).default(10),
+  TICKET_TTL: intIn(1, 600).default(30),
+  AUTH_COOKIE: z.enum(['off', 'on']).default('off'),
+  REGISTRATION: z.enum(['closed', 'open', 'invite']).default('closed'),
+  REGISTRATION_ROLES: z.string().trim().default('user'),
   OIDC_ISSUER: z.string().trim().optional(),
   OIDC_AUDIENCE: z.string().trim().optional(),
   OIDC_JWKS_URI: z.string().trim().optional(),
@@ -403,6 +415,19 @@ function parseAnonymous(v: {
   return v.ANONYMOUS === 'on' ? anonymous : null;
 }
 
+/** Comma-separated role names, each as `warden role add` takes them. */
+function parseRoles(variable: string, raw: string): readonly string[] {
+  const roles = raw
+    .split(',')
+    .map((role) => role.trim())
+    .filter((role) => role !== '');
+  for (const role of roles) {
+    if (!/^[A-Za-z0-9_@-]{1,64}$/.test(role))
+      throw new ConfigError(variable, `role "${role}" must be 1-64 characters of A-Z a-z 0-9 _ @ -`);
+  }
+  return Object.freeze(roles);
+}
+
 function checkKey(variable: string, key: string): void {
   if (Buffer.byteLength(key, 'utf8') < MIN_KEY_BYTES) {
     throw new ConfigError(variable, `must be at least ${MIN_KEY_BYTES} bytes`);
@@ -478,6 +503,10 @@ export function parseConfig(env: NodeJS.ProcessEnv, secrets: ResolvedSecrets): C
     unauthenticatedTimeout: v.UNAUTHENTICATED_TIMEOUT,
     sccBindHost: v.SCC_BIND_HOST ?? v.HOST,
     passwordMinLength: v.PASSWORD_MIN_LENGTH,
+    ticketTtl: v.TICKET_TTL,
+    authCookie: v.AUTH_COOKIE === 'on',
+    registration: v.REGISTRATION,
+    registrationRoles: parseRoles('REGISTRATION_ROLES', v.REGISTRATION_ROLES),
     oidc: parseOidc(v),
     gateway: parseGateway(v),
     anonymous: parseAnonymous(v),

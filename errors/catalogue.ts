@@ -29,7 +29,12 @@ export class WardenError extends Error {
   declare readonly status: number;
   declare readonly isBadToken: boolean;
 
-  constructor(name: WardenErrorName, message: string, options?: { cause?: unknown; details?: ErrorDetails }) {
+  constructor(
+    name: WardenErrorName,
+    message: string,
+    /** `status` overrides the catalogue's for the errors that document several (RegistrationError). */
+    options?: { cause?: unknown; details?: ErrorDetails; status?: number },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = name;
     this.code = ERRORS[name].code;
@@ -37,7 +42,10 @@ export class WardenError extends Error {
     if (options?.details?.reason !== undefined) this.reason = options.details.reason;
     // Not serialised to clients: HTTP status and SocketCluster's "bad token" flag, which makes SC
     // tell the client to drop a token it should never send again.
-    Object.defineProperty(this, 'status', { value: ERRORS[name].status, enumerable: false });
+    Object.defineProperty(this, 'status', {
+      value: options?.status ?? ERRORS[name].status,
+      enumerable: false,
+    });
     Object.defineProperty(this, 'isBadToken', {
       value: name.startsWith('AuthToken') || name === 'TokenReuseError' || name === 'SessionExpiredError',
       enumerable: false,

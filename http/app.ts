@@ -43,6 +43,10 @@ function corsAndOrigin(deps: HttpAppDeps): RequestHandler {
     }
     if (deps.allowedOrigins !== null) {
       response.setHeader('Access-Control-Allow-Origin', origin);
+      // Cookie sessions: an allowed origin's page may send and receive the cookie (fetch's
+      // `credentials: 'include'`); never with `*`, which the cookie check does not honour.
+      if (deps.cookie != null && deps.cookie.originAllowed(origin))
+        response.setHeader('Access-Control-Allow-Credentials', 'true');
       response.setHeader('Vary', 'Origin');
       response.setHeader('Access-Control-Allow-Headers', 'Content-Type, Authorization');
       response.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
@@ -106,7 +110,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     express.json({ limit: deps.bodyLimit ?? 16 * 1024, strict: true }),
   );
   app.use('/auth', (request, _response, next) => {
-    if (request.method === 'POST' && request.path === '/login' && !request.is('application/json')) {
+    const json = request.path === '/login' || request.path === '/register';
+    if (request.method === 'POST' && json && !request.is('application/json')) {
       return next(new WardenError('BadRequestError', 'send the credentials as application/json'));
     }
     next();

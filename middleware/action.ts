@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { TokenClaims } from '../auth/tokens.ts';
 import type { WardenSocket } from '../sockets/socket-facade.ts';
 
 /**
@@ -39,3 +40,18 @@ export type AsyncAuthorizer = (action: MiddlewareAction) => void | Promise<void>
 
 /** SC hands each middleware a per-socket async stream of actions. */
 export type ActionStream = AsyncIterable<MiddlewareAction>;
+
+/**
+ * What SocketCluster found about the handshake's token (serversocket.js `_validateAuthToken`),
+ * handed to HANDSHAKE_SC as `action.data` and then, the same object, to `_processAuthentication`.
+ */
+export interface HandshakeAuthInfo {
+  signedAuthToken: string | null;
+  authTokenError: Error | null;
+  authToken: TokenClaims | null;
+  authState: 'authenticated' | 'unauthenticated';
+}
+
+export function isAuthInfo(value: unknown): value is HandshakeAuthInfo {
+  return typeof value === 'object' && value !== null && 'authState' in value && 'authToken' in value;
+}

@@ -1,10 +1,9 @@
 import type { CredentialAcceptor } from '../auth/credentials.ts';
 import type { GatewayRequestReader } from '../auth/gateway-identity.ts';
-import type { TokenClaims } from '../auth/tokens.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { CloseCodes } from '../errors/close-codes.ts';
 import type { ClientAddressResolver } from '../net/client-address.ts';
-import type { MiddlewareAction } from './action.ts';
+import { isAuthInfo, type MiddlewareAction } from './action.ts';
 
 export interface GatewayAuthenticatorOptions {
   /** Tells a gateway's upgrade from a direct one (createGatewayRequestReader). */
@@ -13,21 +12,6 @@ export interface GatewayAuthenticatorOptions {
   /** GATEWAY_UNAUTH_ACTION: a gateway's upgrade without identity is refused, or admitted unauthenticated. */
   readonly unauthAction: 'deny' | 'pass';
   readonly clientAddress: ClientAddressResolver;
-}
-
-/**
- * What SocketCluster found about the handshake's token (serversocket.js `_validateAuthToken`),
- * handed to HANDSHAKE_SC as `action.data` and then, the same object, to `_processAuthentication`.
- */
-interface HandshakeAuthInfo {
-  signedAuthToken: string | null;
-  authTokenError: Error | null;
-  authToken: TokenClaims | null;
-  authState: 'authenticated' | 'unauthenticated';
-}
-
-function isAuthInfo(value: unknown): value is HandshakeAuthInfo {
-  return typeof value === 'object' && value !== null && 'authState' in value && 'authToken' in value;
 }
 
 /** SocketCluster closes the socket with an error's `statusCode` after sending it. */

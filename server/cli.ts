@@ -5,6 +5,7 @@ import { AUTH_KEY_FINGERPRINT } from '../auth/key-fingerprint.ts';
 import { PasswordHasher } from '../auth/passwords.ts';
 import { parseCommandArgs, parseUserCommand, USER_USAGE } from '../admin/user-commands.ts';
 import { parseRoleCommand, ROLE_USAGE } from '../admin/role-commands.ts';
+import { INVITE_USAGE, parseInviteCommand } from '../admin/invite-commands.ts';
 import { UsageError } from '../admin/validation.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { setAuditLogger } from '../log/audit.ts';
@@ -23,6 +24,7 @@ export const USAGE = `usage: warden <command>
   auth-key reset        forget the cluster's AUTH_KEY fingerprint (after rotating the key)
   user ...              manage users (warden user --help)
   role ...              manage roles and their patterns (warden role --help)
+  invite create         print a one-time registration invite (warden invite --help)
   --version             print Warden's version
 exit status: 0 success, 1 failure, 2 usage error`;
 
@@ -153,7 +155,7 @@ export async function main(argv: string[]): Promise<number> {
   const out = (line: string) => process.stdout.write(line + '\n');
   const warn = (line: string) => process.stderr.write(`warden: ${line}\n`);
   try {
-    const ownHelp = command === 'user' || command === 'role';
+    const ownHelp = command === 'user' || command === 'role' || command === 'invite';
     if (command !== undefined && !ownHelp && args.length === 1 && HELP.has(args[0] ?? '')) {
       out(USAGE);
       return 0;
@@ -218,6 +220,17 @@ export async function main(argv: string[]): Promise<number> {
         auditToStderr(loadConfig());
         await withStore({ create: role.createsStore, migrate: true }, ({ store }) =>
           role.run({ store, out, warn }),
+        );
+        return 0;
+      }
+      case 'invite': {
+        if (args.includes('--help') || args.includes('-h') || args[0] === 'help' || args.length === 0) {
+          out(INVITE_USAGE);
+          return args.length === 0 ? 2 : 0;
+        }
+        const invite = parseInviteCommand(args);
+        await withStore({ create: invite.createsStore, migrate: true }, ({ store }) =>
+          invite.run({ store, out, warn }),
         );
         return 0;
       }

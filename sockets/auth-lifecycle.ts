@@ -278,6 +278,9 @@ export class AuthLifecycle {
     );
     await socket.setAuthToken(claims as never);
     metrics.renewals.inc();
+    // The browser's cookie still holds a cookie socket's token: replacing it here would make the
+    // next page load look like reuse. The cookie is rotated by POST /auth/refresh instead.
+    if (old.cookie === true) return;
     // The replaced token is revoked; `value` records when, for reuse detection. Not awaited: the
     // socket's renewal is complete once it holds the new token.
     void this.options

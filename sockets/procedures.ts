@@ -1,4 +1,4 @@
-import type { CredentialAcceptor } from '../auth/credentials.ts';
+import type { Credential, CredentialAcceptor } from '../auth/credentials.ts';
 import { Revocations, type Revocation } from '../auth/revocations.ts';
 import { toWardenError, WardenError } from '../errors/catalogue.ts';
 import { audit } from '../log/audit.ts';
@@ -28,10 +28,13 @@ export interface ProcedureDeps {
   readonly release: (socket: WardenSocket) => void;
 }
 
-/** The `accessToken` of a login request, if it is one. */
-function loginAccessToken(data: unknown): unknown {
-  if (typeof data !== 'object' || data === null || !Object.hasOwn(data, 'accessToken')) return undefined;
-  return (data as { accessToken: unknown }).accessToken;
+/** The credential a login request carries: an access token, a ticket, or a username and password. */
+function loginCredential(data: unknown): Credential {
+  const has = (key: string) => typeof data === 'object' && data !== null && Object.hasOwn(data, key);
+  if (has('accessToken'))
+    return { kind: 'access-token', token: (data as { accessToken: unknown }).accessToken };
+  if (has('ticket')) return { kind: 'ticket', ticket: (data as { ticket: unknown }).ticket };
+  return { kind: 'password', input: data };
 }
 
 /** Procedures an unauthenticated socket may invoke. */
@@ -41,7 +44,8 @@ export const SESSION_PROCEDURES: ReadonlySet<string> = new Set(['logout']);
 
 /**
  * Warden's WebSocket procedures (docs/websocket.md, "Procedures"):
- * - `login {username, password}`: authenticates the socket; the client receives the token.
+ * - `login {username, password}` (or `{accessToken}`, or `{ticket}`): authenticates the socket;
+ *   the client receives the token.
  * - `logout`: deauthenticates the socket and revokes its token cluster-wide.
  * - `whoami`: the socket's current claims (authorized by the `invoke` claim, like any app RPC).
  */
@@ -50,16 +54,16 @@ export function createProcedures(deps: ProcedureDeps): ReadonlyMap<string, Proce
     [
       'login',
       async (socket, data) => {
-        // {accessToken}: an OpenID provider's access token, exchanged for a Warden session.
-        const accessToken = loginAccessToken(data);
-        const identity = await deps.acceptor.accept(
-          accessToken === undefined
-            ? { kind: 'password', input: data }
-            : { kind: 'access-token', token: accessToken },
-          { clientAddress: deps.clientAddress(socket) },
-        );
-        if (identity.kind !== 'login' && identity.kind !== 'external')
-          throw new WardenError('LoginError', 'log in with a username and password or an access token');
+        // {accessToken}: an OpenID provider's access token, exchanged for a Warden session;
+        // {ticket}: a one-time ticket or auth code, redeemed for a token of its session.
+        const identity = await deps.acceptor.accept(loginCredential(data), {
+          clientAddress: deps.clientAddress(socket),
+        });
+        if (identity.kind !== 'login' && identity.kind !== 'external' && identity.kind !== 'redeemed')
+          throw new WardenError(
+            'LoginError',
+            'log in with a username and password, an access token or a ticket',
+          );
         const { claims } = deps.acceptor.issue(identity);
         await socket.setAuthToken(claims as never);
         return { username: claims.username, expiresAt: claims.exp };

@@ -117,6 +117,32 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'one-time secrets (tickets, auth codes, invites)',
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS one_time_secrets (
+        secret_hash CHAR(64) NOT NULL PRIMARY KEY,
+        purpose VARCHAR(16) NOT NULL,
+        payload TEXT NOT NULL,
+        expires_at BIGINT NOT NULL,
+        used_at BIGINT NULL,
+        created_at BIGINT NOT NULL,
+        KEY one_time_secrets_expires_at (expires_at)
+      ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin`,
+    ],
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS one_time_secrets (
+        secret_hash TEXT NOT NULL PRIMARY KEY,
+        purpose TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER NULL,
+        created_at INTEGER NOT NULL
+      )`,
+      `CREATE INDEX IF NOT EXISTS one_time_secrets_expires_at ON one_time_secrets (expires_at)`,
+    ],
+  },
 ];
 
 export const MIGRATIONS_TABLE = {

@@ -11,6 +11,7 @@ import { mysqlAttemptCounter } from './attempt-counters.ts';
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
+  failedRedemption,
   inOrderOf,
   newRoleValues,
   nowSeconds,
@@ -24,10 +25,21 @@ import {
   userFromRow,
   userNotFound,
   type EventRow,
+  type OneTimeRow,
   type RoleRow,
   type UserRow,
 } from './rows.ts';
-import type { NewClusterEvent, NewRole, NewUser, RolePatch, Store, UserPatch } from './types.ts';
+import type {
+  NewClusterEvent,
+  NewOneTimeSecret,
+  NewRole,
+  NewUser,
+  OneTimePurpose,
+  Redemption,
+  RolePatch,
+  Store,
+  UserPatch,
+} from './types.ts';
 
 type Value = string | number | null;
 
@@ -380,6 +392,55 @@ export function openMysqlStore(url: string, options: MysqlStoreOptions = {}): St
 
     deleteMeta: (name: string) =>
       run(async () => (await exec('DELETE FROM cluster_meta WHERE name = ?', [name])).affectedRows > 0),
+
+    createOneTimeSecret: (secret: NewOneTimeSecret) =>
+      run(async () => {
+        await exec(
+          'INSERT INTO one_time_secrets (secret_hash, purpose, payload, expires_at, used_at, created_at) VALUES (?, ?, ?, ?, NULL, ?)',
+          [secret.hash, secret.purpose, secret.payload, secret.expiresAt, Date.now()],
+        );
+      }),
+
+    redeemOneTimeSecret: (hash: string, purpose: OneTimePurpose, now: number) =>
+      run(async (): Promise<Redemption> => {
+        // InnoDB locks the row for the UPDATE: of concurrent redeemers on any worker, one changes it.
+        const result = await exec(
+          'UPDATE one_time_secrets SET used_at = ? WHERE secret_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?',
+          [now, hash, purpose, now],
+        );
+        const [row] = await rows<OneTimeRow>(
+          'SELECT payload, expires_at, used_at FROM one_time_secrets WHERE secret_hash = ? AND purpose = ?',
+          [hash, purpose],
+        );
+        if (result.affectedRows === 1 && row !== undefined)
+          return { status: 'redeemed', payload: row.payload };
+        return failedRedemption(row);
+      }),
+
+    peekOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
+      run(async () => {
+        const [row] = await rows<{ payload: string }>(
+          'SELECT payload FROM one_time_secrets WHERE secret_hash = ? AND purpose = ?',
+          [hash, purpose],
+        );
+        return row?.payload ?? null;
+      }),
+
+    releaseOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
+      run(
+        async () =>
+          (
+            await exec(
+              'UPDATE one_time_secrets SET used_at = NULL WHERE secret_hash = ? AND purpose = ? AND used_at IS NOT NULL',
+              [hash, purpose],
+            )
+          ).affectedRows > 0,
+      ),
+
+    purgeOneTimeSecrets: (before: number) =>
+      run(
+        async () => (await exec('DELETE FROM one_time_secrets WHERE expires_at < ?', [before])).affectedRows,
+      ),
 
     attemptCounter: (options) => mysqlAttemptCounter(pool.pool, database, options),
 

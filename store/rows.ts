@@ -1,5 +1,5 @@
 import { WardenError } from '../errors/catalogue.ts';
-import type { ClusterEvent, NewRole, Role, RolePatch, User } from './types.ts';
+import type { ClusterEvent, NewRole, Redemption, Role, RolePatch, User } from './types.ts';
 
 /** A users row as both drivers return it (SQLite integers, MySQL numbers). */
 export interface UserRow {
@@ -161,4 +161,21 @@ export function roleNotFound(name: string): WardenError {
 
 export function storeUnavailable(cause: unknown): WardenError {
   return new WardenError('StoreUnavailableError', 'the user store is unavailable', { cause });
+}
+
+/** A one_time_secrets row, as far as a failed redemption needs it. */
+export interface OneTimeRow {
+  payload: string;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/**
+ * Why a redemption that changed no row failed, from the row read after it: never there (or
+ * purged), already used, or expired. A row used meanwhile reads as used, whatever its expiry.
+ */
+export function failedRedemption(row: OneTimeRow | undefined): Redemption {
+  if (row === undefined) return { status: 'unknown' };
+  if (row.used_at !== null) return { status: 'used', payload: row.payload };
+  return { status: 'expired' };
 }

@@ -18,6 +18,7 @@ import { makePrivateDir, octal, PRIVATE_FILE_MODE, sharedMode } from './file-mod
 import { MIGRATIONS, MIGRATIONS_TABLE } from './migrations.ts';
 import {
   eventFromRow,
+  failedRedemption,
   inOrderOf,
   newRoleValues,
   nowSeconds,
@@ -31,13 +32,17 @@ import {
   userFromRow,
   userNotFound,
   type EventRow,
+  type OneTimeRow,
   type RoleRow,
   type UserRow,
 } from './rows.ts';
 import type {
   ClusterEvent,
   NewClusterEvent,
+  NewOneTimeSecret,
   NewRole,
+  OneTimePurpose,
+  Redemption,
   NewUser,
   Role,
   RolePatch,
@@ -447,6 +452,47 @@ export function openSqliteStore(path: string, options: SqliteStoreOptions = {}):
 
     deleteMeta: (name: string) =>
       guard(() => prepare('DELETE FROM cluster_meta WHERE name = ?').run(name).changes > 0),
+
+    createOneTimeSecret: (secret: NewOneTimeSecret) =>
+      guard(() => {
+        prepare(
+          'INSERT INTO one_time_secrets (secret_hash, purpose, payload, expires_at, used_at, created_at) VALUES (?, ?, ?, ?, NULL, ?)',
+        ).run(secret.hash, secret.purpose, secret.payload, secret.expiresAt, Date.now());
+      }),
+
+    redeemOneTimeSecret: (hash: string, purpose: OneTimePurpose, now: number) =>
+      guard((): Redemption => {
+        // One UPDATE decides: SQLite serialises writers across the processes sharing the file.
+        const row = prepare(
+          'UPDATE one_time_secrets SET used_at = ? WHERE secret_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ? RETURNING payload',
+        ).get(now, hash, purpose, now) as { payload: string } | undefined;
+        if (row !== undefined) return { status: 'redeemed', payload: row.payload };
+        return failedRedemption(
+          prepare(
+            'SELECT payload, expires_at, used_at FROM one_time_secrets WHERE secret_hash = ? AND purpose = ?',
+          ).get(hash, purpose) as OneTimeRow | undefined,
+        );
+      }),
+
+    peekOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
+      guard(() => {
+        const row = prepare('SELECT payload FROM one_time_secrets WHERE secret_hash = ? AND purpose = ?').get(
+          hash,
+          purpose,
+        ) as { payload: string } | undefined;
+        return row?.payload ?? null;
+      }),
+
+    releaseOneTimeSecret: (hash: string, purpose: OneTimePurpose) =>
+      guard(
+        () =>
+          prepare(
+            'UPDATE one_time_secrets SET used_at = NULL WHERE secret_hash = ? AND purpose = ? AND used_at IS NOT NULL',
+          ).run(hash, purpose).changes > 0,
+      ),
+
+    purgeOneTimeSecrets: (before: number) =>
+      guard(() => prepare('DELETE FROM one_time_secrets WHERE expires_at < ?').run(before).changes),
 
     attemptCounter: (options) => sqliteAttemptCounter(counterDb(), options),
 

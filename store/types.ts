@@ -111,6 +111,33 @@ export interface AttemptCounter {
   mark(key: string, seconds: number): Promise<void>;
 }
 
+/** What a one-time secret is for (an auth code is a ticket); only redeemed for its own purpose. */
+export type OneTimePurpose = 'ticket' | 'invite';
+
+/**
+ * A one-time secret (a ticket, an auth code, an invite), stored by the SHA-256 of the secret,
+ * never the secret itself. `payload` is what redeeming it yields (JSON text, opaque to the store).
+ */
+export interface NewOneTimeSecret {
+  /** Lower-case hex SHA-256 of the secret. */
+  readonly hash: string;
+  readonly purpose: OneTimePurpose;
+  readonly payload: string;
+  /** Epoch milliseconds after which it is refused as expired. */
+  readonly expiresAt: number;
+}
+
+/**
+ * The outcome of a redemption, decided atomically in the store: exactly one caller cluster-wide
+ * gets `redeemed` for a secret. `used` carries the payload too (a replay tells whose session was
+ * stolen); `expired` and `unknown` carry nothing.
+ */
+export type Redemption =
+  | { readonly status: 'redeemed'; readonly payload: string }
+  | { readonly status: 'used'; readonly payload: string }
+  | { readonly status: 'expired' }
+  | { readonly status: 'unknown' };
+
 export interface Store {
   readonly kind: 'mysql' | 'sqlite';
   /** Applies pending schema migrations; idempotent, safe to run from several processes. */
@@ -152,6 +179,19 @@ export interface Store {
   claimMeta(name: string, value: string): Promise<string>;
   /** Deletes a meta value; true if there was one. */
   deleteMeta(name: string): Promise<boolean>;
+  /** Stores a one-time secret (by its hash). Throws if the hash is already there. */
+  createOneTimeSecret(secret: NewOneTimeSecret): Promise<void>;
+  /**
+   * Marks the secret of this hash and purpose used at `now` (epoch ms) if it is unused and not
+   * expired, in one statement: of any number of concurrent callers on any worker, one redeems it.
+   */
+  redeemOneTimeSecret(hash: string, purpose: OneTimePurpose, now: number): Promise<Redemption>;
+  /** The payload of the secret of this hash and purpose, used or not; null when there is none. */
+  peekOneTimeSecret(hash: string, purpose: OneTimePurpose): Promise<string | null>;
+  /** Makes a redeemed secret unused again (the step it was redeemed for failed); true if it was used. */
+  releaseOneTimeSecret(hash: string, purpose: OneTimePurpose): Promise<boolean>;
+  /** Deletes secrets that expired before `before` (epoch ms); returns how many. */
+  purgeOneTimeSecrets(before: number): Promise<number>;
   /** A cluster-wide attempt counter in this store (see AttemptCounter). */
   attemptCounter(options: AttemptCounterOptions): AttemptCounter;
   ping(): Promise<void>;

@@ -33,6 +33,9 @@ import { createSocketRateLimiter } from '../middleware/socket-rate-limiter.ts';
 import { createHandshakeGuard } from '../middleware/handshake-guard.ts';
 import { createGatewayAuthenticator } from '../middleware/gateway-authenticator.ts';
 import { createGatewayRequestReader } from '../auth/gateway-identity.ts';
+import { OneTimeSecrets } from '../auth/one-time-secrets.ts';
+import { cookieIsSecure, createCookieOriginCheck } from '../auth/session-cookie.ts';
+import { createHandshakeCredentials } from '../middleware/handshake-credentials.ts';
 import { UnauthenticatedTimeout } from '../sockets/unauthenticated-timeout.ts';
 import { AuthLifecycle } from '../sockets/auth-lifecycle.ts';
 import {
@@ -129,7 +132,24 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
       ? null
       : createOidcVerifier({ ...config.oidc, jwksUri: config.oidc.jwksUri ?? undefined, now });
   const rolePermissions = createRolePermissions(store);
+  const secrets = new OneTimeSecrets({ store, now });
+  const httpServer = createServer();
+  const ownOrigins = () => {
+    const { port } = httpServer.address() as AddressInfo;
+    return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
+  };
+  const cookieOrigin = config.authCookie
+    ? createCookieOriginCheck({ allowedOrigins: config.allowedOrigins, ownOrigins })
+    : null;
   const acceptor = new CredentialAcceptor({
+    secrets,
+    ticketTtl: config.ticketTtl,
+    cookieOrigin,
+    registration: {
+      mode: config.registration,
+      roles: config.registrationRoles,
+      passwordMinLength: config.passwordMinLength,
+    },
     oidc,
     gateway: config.gateway,
     rolePermissions,
@@ -144,7 +164,6 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     now,
   });
 
-  const httpServer = createServer();
   const agServer = new AGServer({
     httpServer,
     // A KeyObject: see auth/tokens.ts. Passing a key also stops SC from generating its own.
@@ -208,12 +227,12 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     clientAddress: socketAddress,
     release: (socket) => lifecycle.release(socket),
   });
-  const originGuard = createOriginGuard({
-    allowedOrigins: config.allowedOrigins,
-    ownOrigins: () => {
-      const { port } = httpServer.address() as AddressInfo;
-      return [`http://localhost:${port}`, `http://127.0.0.1:${port}`];
-    },
+  const originGuard = createOriginGuard({ allowedOrigins: config.allowedOrigins, ownOrigins });
+  const authenticateHandshake = createHandshakeCredentials({
+    acceptor,
+    clientAddress,
+    cookies: config.authCookie,
+    log,
   });
   const authenticateGateway =
     config.gateway === null
@@ -251,6 +270,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
       if (action.request !== undefined) originGuard(action.request);
       connectionLimiter.admitHandshake(action);
       await authenticateGateway?.(action);
+      await authenticateHandshake(action);
     },
     upgrade: connectionLimiter.countUpgrade,
     raw: createHandshakeGuard(),
@@ -278,6 +298,7 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
   bus.start((message) => control.handleMessage(message));
   const purger = setInterval(() => {
     control.purgeExpired().catch((error: unknown) => log.warn('purge postponed', { error }));
+    secrets.purge().catch((error: unknown) => log.warn('ticket purge postponed', { error }));
   }, PURGE_INTERVAL_MS).unref();
 
   const app = createHttpApp({
@@ -289,6 +310,11 @@ export async function startWorker(options: WorkerOptions): Promise<WardenWorker>
     originGuard,
     allowedOrigins: config.allowedOrigins,
     development: config.nodeEnv !== 'production',
+    cookie:
+      cookieOrigin === null
+        ? null
+        : { secure: cookieIsSecure(config.publicUrl), originAllowed: cookieOrigin },
+    now,
     brokerReady: options.brokerReady ?? (() => true),
     accepting: () => accepting,
     oidc:

@@ -31,6 +31,8 @@ export const ERRORS = {
   GatewayIdentityError: { code: 'GATEWAY_IDENTITY', status: 401 },
   NotFoundError: { code: 'NOT_FOUND', status: 404 },
   UserExistsError: { code: 'USER_EXISTS', status: 409 },
+  /** Self-service registration refused: 400 (password rule), 403 (closed, invite), 409 (name taken). */
+  RegistrationError: { code: 'REGISTRATION_REFUSED', status: 400 },
   UserNotFoundError: { code: 'USER_NOT_FOUND', status: 404 },
   RoleExistsError: { code: 'ROLE_EXISTS', status: 409 },
   RoleNotFoundError: { code: 'ROLE_NOT_FOUND', status: 404 },

@@ -36,7 +36,7 @@ export interface TestClient {
 /** Connection status as the client receives it (SC's typings lack `authError`). */
 export interface ConnectStatus {
   isAuthenticated: boolean;
-  authError?: { name: string; message: string };
+  authError?: { name: string; message: string; reason?: string };
 }
 
 /**
@@ -52,6 +52,8 @@ export async function connectClient(
     authEngine?: MemoryAuthEngine;
     /** Extra headers on the WebSocket upgrade (e.g. X-Forwarded-For, as a proxy sets it). */
     headers?: Record<string, string>;
+    /** The WebSocket URL's query (e.g. `{ ticket }`). */
+    query?: Record<string, string>;
   } = {},
 ): Promise<TestClient & { status: ConnectStatus }> {
   const auth = options.authEngine ?? new MemoryAuthEngine(options.token);
@@ -65,6 +67,7 @@ export async function connectClient(
     autoReconnectOptions: { initialDelay: 300, randomness: 500, multiplier: 1.5, maxDelay: 5000 },
     ackTimeout: 5000,
     connectTimeout: 5000,
+    ...(options.query === undefined ? {} : { query: options.query }),
     ...(options.origin === undefined && options.headers === undefined
       ? {}
       : {

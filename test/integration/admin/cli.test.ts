@@ -69,6 +69,31 @@ describe('warden CLI (real processes, real MariaDB)', function () {
     return response.status;
   }
 
+  it('creates a one-time invite that names its roles, printed once and stored only hashed', async function () {
+    const run = await warden_(['invite', 'create', '--role', 'editor', '--role', 'user', '--ttl', '600']);
+    assert.equal(run.code, 0, run.stderr);
+    const invite = run.stdout.trim();
+    assert.match(invite, /^[A-Za-z0-9_-]{43}$/);
+    assert.match(run.stderr, /one-time invite with roles editor, user, valid until/);
+    const { OneTimeSecrets, secretHash } = await import('../../../auth/one-time-secrets.ts');
+    assert.equal(
+      await warden.worker.store.peekOneTimeSecret(invite, 'invite'),
+      null,
+      'the invite itself is not a key',
+    );
+    assert.notEqual(await warden.worker.store.peekOneTimeSecret(secretHash(invite), 'invite'), null);
+    const secrets = new OneTimeSecrets({ store: warden.worker.store, now: Date.now });
+    const outcome = await secrets.redeem('invite', invite);
+    assert.deepEqual(outcome, { status: 'redeemed', payload: JSON.stringify({ roles: ['editor', 'user'] }) });
+    for (const args of [
+      ['invite', 'create', '--ttl', '0'],
+      ['invite', 'create', '--role', 'a.b'],
+      ['invite'],
+    ]) {
+      assert.equal((await warden_(args)).code, 2, args.join(' '));
+    }
+  });
+
   it('adds a user with --password-stdin who can log in at once', async function () {
     const added = await warden_(
       [

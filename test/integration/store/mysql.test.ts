@@ -208,6 +208,7 @@ describe('MySQL store migrations', function () {
         'cluster_events',
         'cluster_meta',
         'login_attempts',
+        'one_time_secrets',
         'roles',
         'schema_migrations',
         'users',

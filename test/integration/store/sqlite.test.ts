@@ -222,6 +222,7 @@ describe('SQLite store', function () {
         'cluster_events',
         'cluster_meta',
         'login_attempts',
+        'one_time_secrets',
         'roles',
         'schema_migrations',
         'sqlite_sequence',

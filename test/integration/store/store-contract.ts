@@ -631,6 +631,87 @@ export function describeStoreContract(name: string, open: () => Promise<OpenedSt
         });
       });
 
+      describe('one-time secrets', function () {
+        const hash = (n: number) => n.toString(16).padStart(64, '0');
+        const secret = (n: number, expiresAt: number, purpose: 'ticket' | 'invite' = 'ticket') => ({
+          hash: hash(n),
+          purpose,
+          payload: JSON.stringify({ n, text: 'zoë 名前' }),
+          expiresAt,
+        });
+        const MS = T0 * 1000;
+
+        it('redeems a secret once, with its payload; then tells it is used', async function () {
+          await store.createOneTimeSecret(secret(1, MS + 30_000));
+          assert.deepEqual(await store.redeemOneTimeSecret(hash(1), 'ticket', MS), {
+            status: 'redeemed',
+            payload: JSON.stringify({ n: 1, text: 'zoë 名前' }),
+          });
+          assert.deepEqual(await store.redeemOneTimeSecret(hash(1), 'ticket', MS + 1), {
+            status: 'used',
+            payload: JSON.stringify({ n: 1, text: 'zoë 名前' }),
+          });
+        });
+
+        it('refuses an expired secret and an unknown one, and one of another purpose', async function () {
+          await store.createOneTimeSecret(secret(2, MS + 30_000));
+          await store.createOneTimeSecret(secret(3, MS + 30_000, 'invite'));
+          assert.deepEqual(await store.redeemOneTimeSecret(hash(2), 'ticket', MS + 30_000), {
+            status: 'expired',
+          });
+          assert.deepEqual(await store.redeemOneTimeSecret(hash(9), 'ticket', MS), { status: 'unknown' });
+          assert.deepEqual(await store.redeemOneTimeSecret(hash(3), 'ticket', MS), { status: 'unknown' });
+          assert.equal((await store.redeemOneTimeSecret(hash(3), 'invite', MS)).status, 'redeemed');
+        });
+
+        it('lets exactly one of many redemptions through two stores at once succeed', async function () {
+          await store.createOneTimeSecret(secret(4, MS + 30_000));
+          await withAnother(async (other) => {
+            const outcomes = await Promise.all(
+              Array.from({ length: 10 }, (_, i) =>
+                (i % 2 === 0 ? store : other).redeemOneTimeSecret(hash(4), 'ticket', MS),
+              ),
+            );
+            assert.deepEqual(
+              outcomes.map((o) => o.status).sort(),
+              ['redeemed', ...Array.from({ length: 9 }, () => 'used')].sort(),
+            );
+          });
+        });
+
+        it('releases a redeemed secret so that it can be redeemed again', async function () {
+          await store.createOneTimeSecret(secret(5, MS + 30_000, 'invite'));
+          assert.equal(await store.releaseOneTimeSecret(hash(5), 'invite'), false);
+          assert.equal((await store.redeemOneTimeSecret(hash(5), 'invite', MS)).status, 'redeemed');
+          assert.equal(await store.releaseOneTimeSecret(hash(5), 'invite'), true);
+          assert.equal((await store.redeemOneTimeSecret(hash(5), 'invite', MS)).status, 'redeemed');
+        });
+
+        it('tells what a secret stands for without redeeming it', async function () {
+          await store.createOneTimeSecret(secret(10, MS + 30_000));
+          assert.equal(
+            await store.peekOneTimeSecret(hash(10), 'ticket'),
+            JSON.stringify({ n: 10, text: 'zoë 名前' }),
+          );
+          assert.equal(await store.peekOneTimeSecret(hash(10), 'invite'), null);
+          assert.equal(await store.peekOneTimeSecret(hash(11), 'ticket'), null);
+          assert.equal((await store.redeemOneTimeSecret(hash(10), 'ticket', MS)).status, 'redeemed');
+        });
+
+        it('refuses a second secret of the same hash', async function () {
+          await store.createOneTimeSecret(secret(6, MS + 30_000));
+          await assert.rejects(store.createOneTimeSecret(secret(6, MS + 60_000)));
+        });
+
+        it('purges secrets that expired before a time, and only those', async function () {
+          await store.createOneTimeSecret(secret(7, MS + 1000));
+          await store.createOneTimeSecret(secret(8, MS + 5000));
+          assert.equal(await store.purgeOneTimeSecrets(MS + 2000), 1);
+          assert.deepEqual(await store.redeemOneTimeSecret(hash(7), 'ticket', MS), { status: 'unknown' });
+          assert.equal((await store.redeemOneTimeSecret(hash(8), 'ticket', MS)).status, 'redeemed');
+        });
+      });
+
       describe('lifecycle', function () {
         it('answers ping', async function () {
           assert.equal(await store.ping(), undefined);

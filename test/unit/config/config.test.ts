@@ -249,6 +249,32 @@ describe('config', function () {
     assert.equal(configError({ ANONYMOUS: 'on', ANONYMOUS_INVOKE: 'a.>.b' }).variable, 'ANONYMOUS_INVOKE');
   });
 
+  it('parses the browser-credential settings: tickets, cookies, registration', function () {
+    const defaults = parseConfig({}, secrets);
+    assert.deepEqual(
+      [defaults.ticketTtl, defaults.authCookie, defaults.registration, defaults.registrationRoles],
+      [30, false, 'closed', ['user']],
+    );
+    const set = parseConfig(
+      { TICKET_TTL: '5', AUTH_COOKIE: 'on', REGISTRATION: 'invite', REGISTRATION_ROLES: 'user, reader' },
+      secrets,
+    );
+    assert.deepEqual(
+      [set.ticketTtl, set.authCookie, set.registration, set.registrationRoles],
+      [5, true, 'invite', ['user', 'reader']],
+    );
+    assert.equal(Object.isFrozen(set.registrationRoles), true);
+    for (const [variable, value] of [
+      ['TICKET_TTL', '0'],
+      ['TICKET_TTL', '601'],
+      ['AUTH_COOKIE', 'yes'],
+      ['REGISTRATION', 'public'],
+      ['REGISTRATION_ROLES', 'user,a.b'],
+    ] as const) {
+      assert.equal(configError({ [variable]: value }).variable, variable, `${variable}=${value}`);
+    }
+  });
+
   describe('secrets', function () {
     let dir: string;
     beforeEach(function () {
