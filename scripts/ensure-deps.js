@@ -116,12 +116,15 @@ function newest(dir) {
 // The browser client (client/dist/, not in git) is built when it is missing or older than its sources.
 const client = join(root, 'client');
 const built = join(client, 'dist', 'warden-client.js');
-const clientSources = Math.max(
-  newest(join(client, 'src')),
-  statSync(join(client, 'scripts', 'build.js')).mtimeMs,
-  statSync(join(client, 'package.json')).mtimeMs,
-);
-if (!existsSync(built) || statSync(built).mtimeMs < clientSources) {
+const hasClient = existsSync(join(client, 'scripts', 'build.js'));
+const clientSources = !hasClient
+  ? 0
+  : Math.max(
+      newest(join(client, 'src')),
+      statSync(join(client, 'scripts', 'build.js')).mtimeMs,
+      statSync(join(client, 'package.json')).mtimeMs,
+    );
+if (hasClient && (!existsSync(built) || statSync(built).mtimeMs < clientSources)) {
   console.log('warden: building the browser client (client/dist)...');
   const result = spawnSync(process.execPath, [join(client, 'scripts', 'build.js')], {
     stdio: 'inherit',

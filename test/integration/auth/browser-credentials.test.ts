@@ -159,7 +159,7 @@ describe('browser credentials in Chromium: cookie sessions, CSWSH, tickets, code
     foreignOrigin = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
   });
   beforeEach(async function () {
-    context = await browser.newContext();
+    context = await newContext();
     upgrades.length = 0;
   });
   afterEach(async function () {
@@ -170,6 +170,19 @@ describe('browser credentials in Chromium: cookie sessions, CSWSH, tickets, code
     await new Promise((resolve) => foreign?.close(resolve));
     await warden?.close();
   });
+
+  /**
+   * A browser context whose pages get socketcluster-client's own browser bundle at
+   * /vendor/socketcluster-client.min.js, as if the app served it from its origin (Warden serves
+   * only its own client's bundle): the pages here use the stock client, no Warden code.
+   */
+  async function newContext(): Promise<BrowserContext> {
+    const created = await browser.newContext();
+    await created.route('**/vendor/socketcluster-client.min.js', (route) =>
+      route.fulfill({ status: 200, contentType: 'text/javascript', body: SC_BUNDLE }),
+    );
+    return created;
+  }
 
   /** A page on Warden's own origin (an allowed one). */
   async function ownPage(): Promise<Page> {
@@ -222,7 +235,7 @@ describe('browser credentials in Chromium: cookie sessions, CSWSH, tickets, code
     const username = await cookieLogin(page);
     const { ticket } = ok(await pageFetch(page, '/auth/ticket', {}), 201) as { ticket: string };
     // A context of its own, without the cookie: the ticket alone authenticates.
-    const bare = await browser.newContext();
+    const bare = await newContext();
     try {
       const other = await bare.newPage();
       await other.goto(`${warden.url}/healthz`);
@@ -237,7 +250,7 @@ describe('browser credentials in Chromium: cookie sessions, CSWSH, tickets, code
   });
 
   it('logs in for an auth code and redeems it on the socket (the code flow), in a page without cookies', async function () {
-    const bare = await browser.newContext();
+    const bare = await newContext();
     try {
       const page = await bare.newPage();
       await page.goto(`${warden.url}/healthz`);
