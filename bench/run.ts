@@ -7,7 +7,7 @@
  * --warden-env KEY=VALUE,... (passed to Warden's stacks only).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runInterruptActions } from './lib/cleanup.ts';
@@ -21,6 +21,7 @@ import { runSocketFlood, SOCKET_FLOOD_DEFAULTS } from './socket-flood/flood.ts';
 import { OIDC_DEFAULTS, runOidcBench } from './oidc/oidc.ts';
 import { runStacksBench, STACKS_DEFAULTS, STACKS_QUICK } from './stacks/side-by-side.ts';
 import { STACK_IDS, type StackId } from './stacks/stacks.ts';
+import { renderBenchmarks } from './stacks/benchmarks-md.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -259,6 +260,21 @@ async function main(): Promise<number> {
   await writeFile(`${RESULTS}latest.md`, markdown);
   console.log('\n' + markdown);
   console.log(`written: bench/results/bench-${stamp}.{json,md} and bench/results/latest.{json,md}`);
+  // BENCHMARKS.md follows full runs only: every stack, at least 3 rounds, not --quick.
+  if (
+    stacks !== null &&
+    !('error' in stacks) &&
+    values.quick !== true &&
+    stacks.options.rounds >= 3 &&
+    STACK_IDS.every((id) => stacks.options.stacks.includes(id))
+  ) {
+    const previous = await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => null);
+    await writeFile(
+      `${ROOT}BENCHMARKS.md`,
+      renderBenchmarks(stacks, machine, report.gitCommit, report.loadAverageAtEnd, previous),
+    );
+    console.log('written: BENCHMARKS.md');
+  }
   return failed ? 1 : 0;
 }
 

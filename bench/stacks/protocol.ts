@@ -49,7 +49,6 @@ export type ToClients =
       readonly type: 'connects';
       readonly target: ClientTarget;
       readonly parallel: number;
-      readonly warmupMs: number;
       readonly durationMs: number;
     }
   | {

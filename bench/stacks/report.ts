@@ -20,10 +20,13 @@ const ROWS: ReadonlyArray<{ label: string; metric: MetricName; format?: (value: 
     { label: 'broker (or cluster primary) CPU per message, µs', metric: 'brokerCpu' },
     { label: 'all server processes, CPU per message, µs', metric: 'allCpu' },
     { label: 'fan-out 1->200, deliveries/s', metric: 'fanout', format: rate },
+    { label: 'fan-out: worker CPU per delivery, µs', metric: 'fanoutWorkerCpu' },
+    { label: 'fan-out: broker (or primary) CPU per delivery, µs', metric: 'fanoutBrokerCpu' },
     { label: 'connects/s (with the stack token)', metric: 'connects', format: rate },
     { label: 'connects/s without a token', metric: 'connectsNoToken', format: rate },
     { label: 'heap per idle socket, KB', metric: 'heapPerSocket' },
     { label: 'RSS per idle socket, KB (all processes)', metric: 'rssPerSocket' },
+    { label: 'idle sockets: server CPU per socket-second, µs', metric: 'idleCpu' },
     { label: 'heap per subscription, KB', metric: 'heapPerSubscription' },
     { label: 'RSS per subscription, KB (all processes)', metric: 'rssPerSubscription' },
   ];

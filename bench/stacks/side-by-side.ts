@@ -61,7 +61,12 @@ export interface StackRound {
     readonly cpuMicrosPerMessage: Readonly<Record<string, number>>;
     readonly lost: number;
   } | null;
-  readonly fanout: { readonly deliveriesPerSecond: number; readonly lost: number } | null;
+  readonly fanout: {
+    readonly deliveriesPerSecond: number;
+    /** Server CPU per delivery by role (µs). */
+    readonly cpuMicrosPerDelivery: Readonly<Record<string, number>>;
+    readonly lost: number;
+  } | null;
   /** Connects/s with the stack's token (none for stacks without authentication). */
   readonly connects: { readonly perSecond: number; readonly failed: number } | null;
   /** Bare SC only: connects/s without a token (the connects target's reference). */
@@ -75,6 +80,8 @@ export interface StackRound {
     readonly heapPerSubscriptionKB: number | null;
     readonly rssPerSubscriptionKB: number;
     readonly baselineRssMiB: number;
+    /** Server CPU per idle socket per second (pings), µs; measured on IDLE_CPU_STACKS only. */
+    readonly idleCpuMicrosPerSocketSecond: number | null;
   } | null;
   readonly error: string | null;
 }
@@ -90,6 +97,10 @@ const CLIENTS = fileURLToPath(new URL('./client-process.ts', import.meta.url));
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
 const perSecond = (count: number, ms: number) => Math.round((count / ms) * 1000);
 const KB = (bytes: number) => round(bytes / 1024, 2);
+const perCount = (cpu: Readonly<Record<string, number>>, count: number) =>
+  Object.fromEntries(
+    Object.entries(cpu).map(([role, micros]) => [role, round(micros / Math.max(1, count), 2)]),
+  );
 
 type Clients = Forked<ToClients, FromClients>;
 
@@ -114,8 +125,12 @@ async function quiesce(stack: RunningStack, maxMs = 10_000): Promise<void> {
   }
 }
 
+/** Stacks whose idle sockets' CPU is measured (for the capacity figures; it costs a window each). */
+const IDLE_CPU_STACKS: ReadonlySet<StackId> = new Set(['sc', 'warden-solo', 'warden-1', 'warden-2']);
+
 /** Memory after gc with nothing connected, with idle sockets, and with their extra subscriptions. */
 async function memory(
+  id: StackId,
   stack: RunningStack,
   clients: Clients,
   target: ClientTarget,
@@ -126,13 +141,21 @@ async function memory(
   const heap0 = await stack.heap();
   const rss0 = totalRss(stack.processes);
   clients.send({ type: 'hold', target, sockets: options.idleSockets, parallel: options.connectParallel });
-  const held = await clients.next('held', 120_000);
+  const held = await clients.next('held', 300_000);
   if (held.failed > 0) throw new Error(`${held.failed} idle sockets failed: ${held.firstError}`);
   await settle();
   const heap1 = await stack.heap();
   const rss1 = totalRss(stack.processes);
+  let idleCpu: number | null = null;
+  if (IDLE_CPU_STACKS.has(id)) {
+    const before = sampleCpu(stack.processes);
+    const began = wallMs();
+    await sleep(options.durationMs);
+    const used = Object.values(cpuSince(stack.processes, before, sampleCpu(stack.processes)));
+    idleCpu = round(used.reduce((sum, v) => sum + v, 0) / held.sockets / ((wallMs() - began) / 1000), 2);
+  }
   clients.send({ type: 'subscribe-held', perSocket: options.subscriptionsPerSocket, parallel: 50 });
-  const subscribed = await clients.next('subscribed', 120_000);
+  const subscribed = await clients.next('subscribed', 300_000);
   if (subscribed.failed > 0)
     throw new Error(`${subscribed.failed} subscriptions failed: ${subscribed.firstError}`);
   await settle();
@@ -151,6 +174,7 @@ async function memory(
     heapPerSubscriptionKB: heap1 === null || heap2 === null ? null : KB((heap2 - heap1) / subscriptions),
     rssPerSubscriptionKB: KB((rss2 - rss1) / subscriptions),
     baselineRssMiB: round(rss0 / 2 ** 20, 1),
+    idleCpuMicrosPerSocketSecond: idleCpu,
   };
 }
 
@@ -163,10 +187,9 @@ async function connects(
     type: 'connects',
     target,
     parallel: options.connectParallel,
-    warmupMs: options.warmupMs,
     durationMs: options.durationMs,
   });
-  const result = await clients.next('connects', 60_000 + options.durationMs);
+  const result = await clients.next('connects', 120_000 + options.durationMs);
   if (result.connects.count === 0 && result.failed > 0)
     throw new Error(`every connect failed: ${result.firstError}`);
   return { perSecond: perSecond(result.connects.count, result.connects.ms), failed: result.failed };
@@ -216,7 +239,7 @@ async function roundOf(
     result.startupMs = round(wallMs() - began, 0);
     result.processes = stack.processes;
     const target: ClientTarget = { protocol: stack.protocol, port: stack.port, token: stack.token };
-    result.memory = await memory(stack, clients, target, options);
+    result.memory = await memory(id, stack, clients, target, options);
     result.connects = await connects(clients, target, options);
     await quiesce(stack);
     if (id === 'sc') {
@@ -260,7 +283,11 @@ async function roundOf(
       },
       options,
     );
-    result.fanout = { deliveriesPerSecond: perSecond(fanout.count, fanout.ms), lost: fanout.lost };
+    result.fanout = {
+      deliveriesPerSecond: perSecond(fanout.count, fanout.ms),
+      cpuMicrosPerDelivery: perCount(fanout.cpu, fanout.count),
+      lost: fanout.lost,
+    };
   } catch (error) {
     result.error = message(error);
   } finally {

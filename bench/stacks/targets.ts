@@ -12,6 +12,10 @@ export const METRICS = {
   allCpu: (r) =>
     r.pubsub === null ? null : Object.values(r.pubsub.cpuMicrosPerMessage).reduce((sum, v) => sum + v, 0),
   fanout: (r) => r.fanout?.deliveriesPerSecond ?? null,
+  fanoutWorkerCpu: (r) => r.fanout?.cpuMicrosPerDelivery.worker ?? null,
+  fanoutBrokerCpu: (r) =>
+    r.fanout?.cpuMicrosPerDelivery.broker ?? r.fanout?.cpuMicrosPerDelivery.primary ?? null,
+  idleCpu: (r) => r.memory?.idleCpuMicrosPerSocketSecond ?? null,
   connects: (r) => r.connects?.perSecond ?? null,
   connectsNoToken: (r) => r.connectsNoToken?.perSecond ?? null,
   heapPerSocket: (r) => r.memory?.heapPerSocketKB ?? null,
@@ -103,6 +107,9 @@ const LABEL: Record<MetricName, string> = {
   brokerCpu: 'broker µs/msg',
   allCpu: 'server µs/msg',
   fanout: 'fan-out deliveries/s',
+  fanoutWorkerCpu: 'worker µs/delivery',
+  fanoutBrokerCpu: 'broker µs/delivery',
+  idleCpu: 'idle µs per socket-second',
   connects: 'connects/s',
   connectsNoToken: 'connects/s without a token',
   heapPerSocket: 'heap per socket',

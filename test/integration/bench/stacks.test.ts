@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { renderMarkdown, type BenchReport } from '../../../bench/report.ts';
 import { machineInfo } from '../../../bench/lib/machine.ts';
 import { runStacksBench, STACKS_DEFAULTS, type StacksResult } from '../../../bench/stacks/side-by-side.ts';
+import { DECISIONS_END, DECISIONS_START, renderBenchmarks } from '../../../bench/stacks/benchmarks-md.ts';
 
 const positive = (value: number | null | undefined, what: string) => {
   assert.ok(typeof value === 'number' && Number.isFinite(value) && value > 0, `${what}: ${value}`);
@@ -71,5 +72,16 @@ describe('bench: the side-by-side stacks (one tiny round)', function () {
     assert.match(markdown, /\| workload \| raw ws \| bare SC \|/);
     assert.match(markdown, /\| 1:1 pub\/sub, msg\/s \| [\d.]+k? \| [\d.]+k? \|/);
     assert.match(markdown, /\| heap per idle authenticated socket \| .* \| <= 1\.15x \| - \|/);
+  });
+
+  it('writes BENCHMARKS.md with the table and keeps the Decisions section it had', () => {
+    const previous = `# old\n${DECISIONS_START}\n## Decisions\n\nKeep SCC, with batching.\n${DECISIONS_END}\n`;
+    const text = renderBenchmarks(result, machineInfo(), 'abc', [0, 0, 0], previous);
+    assert.match(text, /## Side by side\n/);
+    assert.match(text, /\| workload \| raw ws \| bare SC \|/);
+    assert.match(text, /## Capacity on paper\n/);
+    assert.ok(
+      text.includes(`${DECISIONS_START}\n## Decisions\n\nKeep SCC, with batching.\n${DECISIONS_END}`),
+    );
   });
 });
