@@ -4,10 +4,12 @@
  * --sockets N, --waves N, --rounds N, --cli-rounds N, --workers N, --brokers N, --storm-sockets N,
  * --storm-rounds N, --flood-sockets N, --flood-seconds N, --oidc-connects N, --oidc-rounds N;
  * for the side-by-side stacks: --quick (one short round), --stack-rounds N, --stacks ID,ID,...,
- * --warden-env KEY=VALUE,... (passed to Warden's stacks only).
+ * --warden-env KEY=VALUE,... (passed to Warden's stacks only), --cpu-prof DIR (a V8 CPU profile of
+ * every server process of every stack, written as it exits).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runInterruptActions } from './lib/cleanup.ts';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     'stack-rounds': { type: 'string' },
     stacks: { type: 'string' },
     'warden-env': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 
@@ -121,6 +124,7 @@ const stacksOptions = {
   rounds: count('stack-rounds', values['stack-rounds'], stackBase.rounds),
   stacks: stackList(values.stacks),
   wardenEnv: wardenEnv(values['warden-env']),
+  cpuProfileDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
 };
 
 const stormOptions = {

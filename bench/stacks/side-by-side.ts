@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onInterrupt } from '../lib/cleanup.ts';
 import { Forked } from '../lib/forked.ts';
@@ -24,6 +25,8 @@ export interface StacksOptions {
   readonly subscriptionsPerSocket: number;
   /** Environment passed to Warden's stacks only (--warden-env). */
   readonly wardenEnv: Readonly<Record<string, string>>;
+  /** --cpu-prof DIR: each server process writes a CPU profile under DIR/round<N>-<stack>/ as it exits. */
+  readonly cpuProfileDir: string | null;
 }
 
 export const STACKS_DEFAULTS: StacksOptions = {
@@ -38,6 +41,7 @@ export const STACKS_DEFAULTS: StacksOptions = {
   idleSockets: 2_000,
   subscriptionsPerSocket: 5,
   wardenEnv: {},
+  cpuProfileDir: null,
 };
 
 /** --quick: one round, shorter windows, fewer idle sockets; the whole part in under two minutes. */
@@ -235,7 +239,9 @@ async function roundOf(
     error: null,
   };
   try {
-    stack = await startStack(id, options.wardenEnv);
+    const profiles =
+      options.cpuProfileDir === null ? null : join(options.cpuProfileDir, `round${roundNumber}-${id}`);
+    stack = await startStack(id, options.wardenEnv, profiles);
     result.startupMs = round(wallMs() - began, 0);
     result.processes = stack.processes;
     const target: ClientTarget = { protocol: stack.protocol, port: stack.port, token: stack.token };

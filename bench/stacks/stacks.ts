@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { onInterrupt } from '../lib/cleanup.ts';
 import { Forked } from '../lib/forked.ts';
 import { postJson } from '../lib/http.ts';
-import { freePortRun, runWarden, wardenCommand, type Captured } from '../lib/processes.ts';
+import { Captured, freePortRun, WARDEN_BIN, wardenCommand } from '../lib/processes.ts';
 import { stopCluster } from '../revocation/propagation.ts';
 import type { FromServer, ToServer, WireProtocol } from './protocol.ts';
 import { wardenProcesses, type StackProcess } from './proc.ts';
@@ -66,11 +66,19 @@ const READY_MS = 60_000;
 
 type Server = Forked<ToServer, FromServer>;
 
+/** Where each server process writes a V8 CPU profile when it exits (--cpu-prof), if anywhere. */
+let profileDir: string | null = null;
+const profileFlags = (): string[] =>
+  profileDir === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+
 async function forkServer(
   script: string,
   env: Readonly<Record<string, string>> = {},
 ): Promise<{ server: Server; ready: Extract<FromServer, { type: 'ready' }> }> {
-  const server: Server = new Forked(`${SERVERS}${script}`, { execArgv: ['--expose-gc'], env });
+  const server: Server = new Forked(`${SERVERS}${script}`, {
+    execArgv: ['--expose-gc', ...profileFlags()],
+    env,
+  });
   const forget = onInterrupt(() => server.kill());
   void server.exited.then(forget);
   try {
@@ -215,7 +223,13 @@ async function wardenStart(
       env,
       { stdin: `${password}\n` },
     );
-    supervisor = runWarden(['start'], env, { detached: true });
+    // Flags before the script: node:cluster's workers and the forked roles inherit them.
+    supervisor = new Captured(process.execPath, [...profileFlags(), WARDEN_BIN, 'start'], {
+      env: { ...process.env, ...env },
+      detached: true,
+    });
+    supervisor.child.stdin?.on('error', () => {});
+    supervisor.child.stdin?.end();
     const running = supervisor;
     forget = onInterrupt(() => running.child.kill('SIGTERM'));
     await supervisor.waitForLine(/Warden is ready/, READY_MS);
@@ -248,13 +262,19 @@ async function wardenStart(
 
 /**
  * Starts one stack fresh. `wardenEnv` is passed to Warden's stacks only (over the bench's
- * settings), so that configurations can be compared.
+ * settings), so that configurations can be compared. With `cpuProfileDir`, every server process
+ * of the stack writes a V8 CPU profile there when it exits (open them in Chrome's DevTools).
  *
  * @example
  *   const stack = await startStack('sc-pass', {});
  *   await stack.stop();
  */
-export function startStack(id: StackId, wardenEnv: Readonly<Record<string, string>>): Promise<RunningStack> {
+export function startStack(
+  id: StackId,
+  wardenEnv: Readonly<Record<string, string>>,
+  cpuProfileDir: string | null = null,
+): Promise<RunningStack> {
+  profileDir = cpuProfileDir;
   switch (id) {
     case 'ws':
       return single('ws', 'ws-server.ts');
