@@ -64,6 +64,7 @@ if (cluster.isWorker) {
   // A cluster worker: listens (node:cluster shares one port), answers the primary's heap requests.
   process.on('disconnect', () => process.exit(0));
   process.on('message', (message: { benchType?: string }) => {
+    if (message.benchType === 'exit') process.exit(0);
     if (message.benchType === 'heap')
       process.send?.({ benchType: 'heap', bytes: heapAfterGc() } satisfies WorkerMessage);
   });
@@ -107,8 +108,21 @@ if (cluster.isWorker) {
       const others = forked.map((worker) => ({ pid: worker.process.pid ?? 0, role: 'worker' }));
       return { port: ports[0] ?? 0, token: sign(secret), others };
     },
+    // Asked to exit (not killed) so that a --cpu-prof profile gets written; killed if slow.
     async () => {
-      for (const worker of forked) worker.kill('SIGKILL');
+      await Promise.all(
+        forked.map(
+          (worker) =>
+            new Promise<void>((resolve) => {
+              const timer = setTimeout(() => worker.kill('SIGKILL'), 3_000);
+              worker.once('exit', () => {
+                clearTimeout(timer);
+                resolve();
+              });
+              worker.send({ benchType: 'exit' });
+            }),
+        ),
+      );
     },
     async () => (await Promise.all(forked.map(heapOf))).reduce((sum, bytes) => sum + bytes, heapAfterGc()),
   );
