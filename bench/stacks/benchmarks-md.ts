@@ -171,6 +171,15 @@ export function renderBenchmarks(
             .map(([k, v]) => `${k}=${v}`)
             .join(', ')}.`),
     '',
+    ...(Math.max(machine.loadAverage[0] ?? 0, loadAverageAtEnd[0] ?? 0) > machine.cpus
+      ? [
+          `**This run shared the host:** its 1-minute load average exceeded the ${machine.cpus} cores. Every ` +
+            'stack got a varying fraction of them, so the absolute figures are far below what the host gives ' +
+            'alone, and a ratio can move from round to round; rerun on a quiet host before deciding on a ' +
+            'figure that is close to its target.',
+        ]
+      : []),
+    '',
     '## Side by side',
     '',
     `1:1: ${result.options.pubsubSockets} sockets, each subscribed to its own channel and publishing to it, ` +
