@@ -6,6 +6,8 @@ import type { RevocationResult } from './revocation/propagation.ts';
 import type { LoginFloodResult } from './login-flood/flood.ts';
 import type { SocketFloodResult } from './socket-flood/flood.ts';
 import type { OidcBenchResult } from './oidc/oidc.ts';
+import type { StacksResult } from './stacks/side-by-side.ts';
+import { stacksProblems, stacksTable } from './stacks/report.ts';
 
 /** Everything one `npm run bench` produced; written as JSON next to the markdown summary. */
 export interface BenchReport {
@@ -20,6 +22,7 @@ export interface BenchReport {
   readonly storm: StormResult | { readonly error: string } | null;
   readonly socketFlood?: SocketFloodResult | { readonly error: string } | null;
   readonly oidc?: OidcBenchResult | { readonly error: string } | null;
+  readonly stacks?: StacksResult | { readonly error: string } | null;
 }
 
 const cell = (value: number | null | undefined): string =>
@@ -405,6 +408,35 @@ function oidcSection(result: BenchReport['oidc']): string[] {
 }
 
 /** The short markdown summary of a run. */
+function stacksSection(result: BenchReport['stacks']): string[] {
+  const lines = ['## 7. Side by side: Warden against bare SocketCluster, SCC, Socket.IO and raw ws', ''];
+  if (result === null || result === undefined) return [...lines, 'Not run.'];
+  if ('error' in result) return [...lines, `**Failed:** ${result.error}`];
+  const { options } = result;
+  const problems = stacksProblems(result);
+  return [
+    ...lines,
+    `${options.rounds} interleaved round(s) (each stack started fresh in each round, the order rotated), ` +
+      `medians; clients in one forked process on loopback. 1:1: ${options.pubsubSockets} sockets each ` +
+      `publishing to its own channel, ${options.inFlight} in flight; fan-out: 1 publisher, ` +
+      `${options.fanoutSubscribers} subscribers, ${options.inFlight} messages in flight; connects: ` +
+      `${options.connectParallel} in parallel, each closed after its handshake; windows of ` +
+      `${options.durationMs / 1000} s after ${options.warmupMs / 1000} s of warm-up. Memory: ${options.idleSockets} ` +
+      `idle sockets with the stack's token, then ${options.subscriptionsPerSocket} extra channels each; heap after gc ` +
+      `from the forked server process (\`-\` for \`warden start\`, whose workers are out of reach), RSS ` +
+      `summed over every server process. CPU from /proc utime+stime of each server process during the 1:1 window. ` +
+      `Part run time ${result.seconds} s.` +
+      (Object.keys(options.wardenEnv).length === 0
+        ? ''
+        : ` Warden environment: ${Object.entries(options.wardenEnv)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(', ')}.`),
+    '',
+    ...stacksTable(result),
+    ...(problems.length === 0 ? [] : ['', ...problems]),
+  ];
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const { machine } = report;
   const limit = machine.openFileLimit;
@@ -428,6 +460,8 @@ export function renderMarkdown(report: BenchReport): string {
     ...socketFloodSection(report.socketFlood),
     '',
     ...oidcSection(report.oidc),
+    '',
+    ...stacksSection(report.stacks),
     '',
   ].join('\n');
 }

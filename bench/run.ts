@@ -1,11 +1,15 @@
 /**
  * `npm run bench`: runs every benchmark and writes bench/results/bench-<date>.{json,md} (and
- * latest.{json,md}). Options: --only renewal|revocation|login-flood|storm|socket-flood|oidc, --sockets N,
- * --waves N, --rounds N, --cli-rounds N, --workers N, --brokers N, --storm-sockets N, --storm-rounds N,
- * --flood-sockets N, --flood-seconds N, --oidc-connects N, --oidc-rounds N.
+ * latest.{json,md}). Options: --only renewal|revocation|login-flood|storm|socket-flood|oidc|stacks,
+ * --sockets N, --waves N, --rounds N, --cli-rounds N, --workers N, --brokers N, --storm-sockets N,
+ * --storm-rounds N, --flood-sockets N, --flood-seconds N, --oidc-connects N, --oidc-rounds N;
+ * for the side-by-side stacks: --quick (one short round), --stack-rounds N, --stacks ID,ID,...,
+ * --warden-env KEY=VALUE,... (passed to Warden's stacks only), --cpu-prof DIR (a V8 CPU profile of
+ * every server process of every stack, written as it exits).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { runInterruptActions } from './lib/cleanup.ts';
@@ -17,6 +21,9 @@ import { LOGIN_FLOOD_DEFAULTS, runLoginFlood } from './login-flood/flood.ts';
 import { STORM_DEFAULTS, runReconnectStorm } from './reconnect-storm/storm.ts';
 import { runSocketFlood, SOCKET_FLOOD_DEFAULTS } from './socket-flood/flood.ts';
 import { OIDC_DEFAULTS, runOidcBench } from './oidc/oidc.ts';
+import { runStacksBench, STACKS_DEFAULTS, STACKS_QUICK } from './stacks/side-by-side.ts';
+import { STACK_IDS, type StackId } from './stacks/stacks.ts';
+import { renderBenchmarks } from './stacks/benchmarks-md.ts';
 
 const RESULTS = fileURLToPath(new URL('./results/', import.meta.url));
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -38,6 +45,11 @@ const { values } = parseArgs({
     'flood-seconds': { type: 'string' },
     'oidc-connects': { type: 'string' },
     'oidc-rounds': { type: 'string' },
+    quick: { type: 'boolean' },
+    'stack-rounds': { type: 'string' },
+    stacks: { type: 'string' },
+    'warden-env': { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 
@@ -48,7 +60,15 @@ function count(name: string, raw: string | undefined, fallback: number): number 
   return value;
 }
 
-const SCENARIOS = ['renewal', 'revocation', 'login-flood', 'storm', 'socket-flood', 'oidc'] as const;
+const SCENARIOS = [
+  'renewal',
+  'revocation',
+  'login-flood',
+  'storm',
+  'socket-flood',
+  'oidc',
+  'stacks',
+] as const;
 const only = values.only;
 if (only !== undefined && !(SCENARIOS as readonly string[]).includes(only)) {
   throw new Error(`--only must be one of ${SCENARIOS.join(', ')}`);
@@ -75,6 +95,36 @@ const oidcOptions = {
   ...OIDC_DEFAULTS,
   connects: count('oidc-connects', values['oidc-connects'], OIDC_DEFAULTS.connects),
   rounds: count('oidc-rounds', values['oidc-rounds'], OIDC_DEFAULTS.rounds),
+};
+
+/** --warden-env KEY=VALUE,KEY=VALUE: environment for Warden's stacks (a value may not hold a comma). */
+function wardenEnv(raw: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (raw ?? '').split(',').filter(Boolean)) {
+    const match = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(pair.trim());
+    if (match === null) throw new Error(`--warden-env: "${pair}" is not KEY=VALUE`);
+    env[match[1] as string] = match[2] as string;
+  }
+  return env;
+}
+
+function stackList(raw: string | undefined): readonly StackId[] {
+  if (raw === undefined) return STACK_IDS;
+  const ids = raw.split(',').map((id) => id.trim());
+  for (const id of ids) {
+    if (!(STACK_IDS as readonly string[]).includes(id))
+      throw new Error(`--stacks: ${id} is not one of ${STACK_IDS.join(', ')}`);
+  }
+  return ids as StackId[];
+}
+
+const stackBase = values.quick === true ? STACKS_QUICK : STACKS_DEFAULTS;
+const stacksOptions = {
+  ...stackBase,
+  rounds: count('stack-rounds', values['stack-rounds'], stackBase.rounds),
+  stacks: stackList(values.stacks),
+  wardenEnv: wardenEnv(values['warden-env']),
+  cpuProfileDir: values['cpu-prof'] === undefined ? null : resolve(values['cpu-prof']),
 };
 
 const stormOptions = {
@@ -180,6 +230,17 @@ async function main(): Promise<number> {
     }
   }
 
+  let stacks: BenchReport['stacks'] = null;
+  if (runs('stacks')) {
+    try {
+      stacks = await runStacksBench(stacksOptions, log('stacks'));
+    } catch (error) {
+      failed = true;
+      stacks = { error: message(error) };
+      log('stacks')(`failed: ${message(error)}`);
+    }
+  }
+
   const report: BenchReport = {
     machine,
     gitCommit: gitCommit(),
@@ -191,6 +252,7 @@ async function main(): Promise<number> {
     storm,
     socketFlood,
     oidc,
+    stacks,
   };
   const markdown = renderMarkdown(report);
   const json = JSON.stringify(report, null, 2) + '\n';
@@ -202,6 +264,21 @@ async function main(): Promise<number> {
   await writeFile(`${RESULTS}latest.md`, markdown);
   console.log('\n' + markdown);
   console.log(`written: bench/results/bench-${stamp}.{json,md} and bench/results/latest.{json,md}`);
+  // BENCHMARKS.md follows full runs only: every stack, at least 3 rounds, not --quick.
+  if (
+    stacks !== null &&
+    !('error' in stacks) &&
+    values.quick !== true &&
+    stacks.options.rounds >= 3 &&
+    STACK_IDS.every((id) => stacks.options.stacks.includes(id))
+  ) {
+    const previous = await readFile(`${ROOT}BENCHMARKS.md`, 'utf8').catch(() => null);
+    await writeFile(
+      `${ROOT}BENCHMARKS.md`,
+      renderBenchmarks(stacks, machine, report.gitCommit, report.loadAverageAtEnd, previous),
+    );
+    console.log('written: BENCHMARKS.md');
+  }
   return failed ? 1 : 0;
 }
 

@@ -5,6 +5,13 @@ interface Typed {
   readonly type: string;
 }
 
+/** Extra node flags (`--expose-gc`), arguments and environment (over this process's) for the child. */
+export interface ForkedOptions {
+  readonly execArgv?: readonly string[];
+  readonly args?: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 type Waiter<From extends Typed> = {
   readonly type: From['type'];
   readonly resolve: (message: From) => void;
@@ -28,10 +35,11 @@ export class Forked<To extends Typed, From extends Typed> {
   private failure: Error | null = null;
   readonly exited: Promise<void>;
 
-  constructor(script: string) {
-    this.child = fork(script, [], {
-      execArgv: ['--import', 'tsx', '--max-old-space-size=4096'],
+  constructor(script: string, options: ForkedOptions = {}) {
+    this.child = fork(script, options.args ?? [], {
+      execArgv: ['--import', 'tsx', '--max-old-space-size=4096', ...(options.execArgv ?? [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      ...(options.env === undefined ? {} : { env: { ...process.env, ...options.env } }),
     });
     this.child.on('message', (message: From) => this.receive(message));
     this.exited = new Promise((resolve) => {
@@ -78,6 +86,10 @@ export class Forked<To extends Typed, From extends Typed> {
       this.child.kill('SIGKILL');
       await this.exited;
     }
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
   }
 
   kill(): void {
