@@ -29,11 +29,13 @@ interface SccBrokerClientModule {
       instanceId: string;
       instancePort: number;
       instanceIp: string;
+      pubSubBatchDuration?: number;
     },
   ): SccBrokerClient;
 }
 
 const shape = process.env.SC_STACK ?? 'bare';
+const batchDuration = Number(process.env.SCC_PUB_SUB_BATCH_DURATION ?? 0);
 if (!['bare', 'passthrough', 'scc'].includes(shape)) throw new Error(`SC_STACK: unknown shape ${shape}`);
 
 const authKey = createSecretKey(randomBytes(32));
@@ -71,6 +73,8 @@ serveBench(
         instanceId: `bench-sc-${process.pid}`,
         instancePort: port,
         instanceIp: '127.0.0.1',
+        // As SocketCluster's own boilerplate reads it: unset (or 0) sends each publish at once.
+        ...(batchDuration > 0 ? { pubSubBatchDuration: batchDuration } : {}),
       });
       await waitForBrokers(client);
     }
