@@ -2,10 +2,11 @@ import type { CredentialAcceptor } from '../auth/credentials.ts';
 import { readSessionCookie } from '../auth/session-cookie.ts';
 import { WardenError } from '../errors/catalogue.ts';
 import { CloseCodes } from '../errors/close-codes.ts';
+import { SESSION_EVENT } from '../client/src/protocol.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ClientAddressResolver } from '../net/client-address.ts';
 import { amendHandshakeStatus } from '../sockets/handshake-status.ts';
-import { isOpen } from '../sockets/socket-facade.ts';
+import { isOpen, type WardenSocket } from '../sockets/socket-facade.ts';
 import { isAuthInfo, type MiddlewareAction } from './action.ts';
 
 export interface HandshakeCredentialsOptions {
@@ -87,16 +88,7 @@ export function createHandshakeCredentials(
       data.authToken = claims;
       data.authTokenError = null;
       data.authState = 'authenticated';
-      // The client learns the token only from #setAuthToken: socketcluster-client's transport
-      // overwrites a status's authToken with the one it sent (transport.js 209-213). Sent a
-      // timer tick after the handshake answer, so that it arrives apart from it: handled first
-      // (ws parses frames of one chunk in one go), it would be reset by the client's `_onOpen`.
-      void socket
-        .listener('connect')
-        .once()
-        .then(() => new Promise((resolve) => setTimeout(resolve, 0)))
-        .then(() => (isOpen(socket) ? socket.setAuthToken(claims as never) : undefined))
-        .catch((error: unknown) => options.log.warn('ticket token not delivered', { error }));
+      deliverToken(socket, claims, options.log);
       return;
     }
     if (!options.cookies || data.signedAuthToken !== null) return;
@@ -108,10 +100,19 @@ export function createHandshakeCredentials(
         context,
       );
       if (identity.kind !== 'session') throw new TypeError('a cookie yields a session');
+      const claims = Object.freeze({ ...identity.claims, cookie: true });
       data.signedAuthToken = cookie;
-      data.authToken = Object.freeze({ ...identity.claims, cookie: true });
+      data.authToken = claims;
       data.authTokenError = null;
       data.authState = 'authenticated';
+      // The page learns who it is from the claims, never from the cookie's token: a stock
+      // socketcluster-client would store a token it receives in localStorage.
+      const { direct: _direct, cookie: _cookie, ...shown } = identity.claims;
+      void socket
+        .listener('connect')
+        .once()
+        .then(() => (isOpen(socket) ? socket.transmit(SESSION_EVENT, { claims: shown }, {}) : undefined))
+        .catch((error: unknown) => options.log.warn('session claims not delivered', { error }));
     } catch (error) {
       if (error instanceof WardenError && error.name === 'OriginError') {
         options.log.warn('session cookie from a refused origin', { audit: true, event: 'origin_refused' });
@@ -123,4 +124,20 @@ export function createHandshakeCredentials(
       amendHandshakeStatus(socket, { authError: error });
     }
   };
+}
+
+/**
+ * Sends the socket its token once it is connected. The client learns a token it did not send
+ * only from #setAuthToken: socketcluster-client's transport overwrites a status's authToken with
+ * the one it sent (transport.js 209-213). Sent a timer tick after the handshake answer, so that
+ * it arrives apart from it: handled first (ws parses frames of one chunk in one go), it would be
+ * reset by the client's `_onOpen`.
+ */
+function deliverToken(socket: WardenSocket, claims: object, log: Logger): void {
+  void socket
+    .listener('connect')
+    .once()
+    .then(() => new Promise((resolve) => setTimeout(resolve, 0)))
+    .then(() => (isOpen(socket) ? socket.setAuthToken(claims as never) : undefined))
+    .catch((error: unknown) => log.warn('handshake token not delivered', { error }));
 }

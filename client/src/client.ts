@@ -3,6 +3,7 @@ import {
   AUTH_TOKEN_NAME,
   CloseCodes,
   HELLO_EVENT,
+  SESSION_EVENT,
   isAuthEndedReason,
   isTerminalCloseCode,
   type AuthEndedReason,
@@ -391,7 +392,9 @@ export class WardenClient {
           if (this.socket.state !== 'open') throw error;
         });
       }
-      if (claims !== null && this.socket.state === 'open') await this.socket.invoke('logout');
+      // The cookie's logout above ended the socket's session too; a token socket logs out itself.
+      if (this.mode !== 'cookie' && claims !== null && this.socket.state === 'open')
+        await this.socket.invoke('logout');
     } finally {
       this.loggingOut = false;
       if (
@@ -551,6 +554,10 @@ export class WardenClient {
       if (this.loggingOut) this.end(jti, 'logout', null, true);
       else this.end(jti, isAuthEndedReason(given) ? given : reasonOfRefusal(error), error, true);
     });
+    this.consume(socket.receiver(SESSION_EVENT), (data) => {
+      const claims = (data as { claims?: unknown } | null)?.claims as Claims | undefined;
+      if (this.mode === 'cookie' && typeof claims?.jti === 'string') this.onClaims(claims, null);
+    });
     this.consume(socket.receiver(HELLO_EVENT), (data) => {
       const worker = (data as { worker?: unknown } | null)?.worker;
       if (typeof worker === 'string') this.worker = worker;
@@ -575,9 +582,17 @@ export class WardenClient {
   private onToken(token: string): void {
     const claims = decodeToken(token) as Claims | null;
     if (claims === null || typeof claims.jti !== 'string') return;
+    this.onClaims(claims, token);
+  }
+
+  /**
+   * The socket is authenticated with these claims: from a token it holds, or (cookie mode) from
+   * the server's word after a handshake the HttpOnly cookie authenticated (`token` null).
+   */
+  private onClaims(claims: Claims, token: string | null): void {
     const previous = this.currentState === 'authenticated' ? this.currentClaims : null;
     if (previous?.jti === claims.jti) return;
-    const fromTab = this.adopting === token;
+    const fromTab = token !== null && this.adopting === token;
     this.currentClaims = claims;
     this.currentState = 'authenticated';
     this.endedJti = null;
@@ -591,7 +606,7 @@ export class WardenClient {
       this.emit('renewed', { claims, expiresAt: claims.exp, source: fromTab ? 'tab' : 'server' });
     }
     // Another tab's socket follows: this one's token is the newest.
-    if (!fromTab) this.tabs?.post({ type: 'token', token });
+    if (!fromTab && token !== null) this.tabs?.post({ type: 'token', token });
   }
 
   private onDeauthenticated(): void {

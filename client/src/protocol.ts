@@ -128,6 +128,13 @@ export function isAuthEndedReason(value: unknown): value is AuthEndedReason {
 export const HELLO_EVENT = 'warden:hello';
 
 /**
+ * Event telling a socket authenticated by the HttpOnly session cookie who it is (`{claims}`, the
+ * claims its token holds): the page never receives the cookie's token itself, so a stock
+ * socketcluster-client does not write one to localStorage.
+ */
+export const SESSION_EVENT = 'warden:session';
+
+/**
  * The localStorage key of the browser's token. socketcluster-client 20 would otherwise derive a
  * host-specific key (`socketcluster.authToken.<host>:<port>`).
  */

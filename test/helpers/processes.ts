@@ -33,6 +33,27 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** True when `port` can be bound on loopback right now. */
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/** The first of `count` consecutive ports that were free a moment ago (BROKERS > 1 listens on a run). */
+export async function freePortRun(count: number): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const first = await freePort();
+    if (first + count > 65535) continue;
+    let free = true;
+    for (let next = first + 1; next < first + count && free; next++) free = await canBind(next);
+    if (free) return first;
+  }
+  throw new Error(`no run of ${count} free ports found`);
+}
+
 /** Several distinct free ports. */
 export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();

@@ -6,6 +6,7 @@ import { connect, createServer, type Server } from 'node:net';
 import {
   childrenOf,
   freePort,
+  freePortRun,
   freePorts,
   isAlive,
   runWarden,
@@ -43,7 +44,7 @@ describe('warden start: the cluster on one host (real processes)', function () {
     });
     port = await freePort();
     statePort = await freePort();
-    brokerPort = await freePort();
+    brokerPort = await freePortRun(2);
     const secrets = testSecrets();
     warden = runWarden(['start'], {
       ...testEnv(db.url, { PORT: String(port), HOST: '127.0.0.1' }),
