@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { parseConfig } from '../../config/index.ts';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,7 +42,9 @@ export const REVOCATION_DEFAULTS: RevocationOptions = {
   socketsPerRound: 6,
   cliRounds: 20,
   deauthTimeoutMs: 5_000,
-  revocationPollIntervalMs: 250,
+  // The configuration's default, as deployed.
+  revocationPollIntervalMs: parseConfig({}, { authKey: 'd'.repeat(32), sccAuthKey: 'e'.repeat(32) })
+    .revocationPollInterval,
 };
 
 export interface RevocationResult {
