@@ -71,11 +71,8 @@ export function createHandshakeCredentials(
         identity = await options.acceptor.accept({ kind: 'ticket', ticket }, context);
       } catch (error) {
         if (!isSoftRefusal(error)) throw error;
-        options.log.info('ticket refused', {
-          audit: true,
-          event: 'login_failed',
-          reason: error.reason ?? error.name,
-        });
+        // The acceptor has audited the refusal (login_failed, under the trail's flood cap).
+        options.log.debug('ticket refused', { reason: error.reason ?? error.name });
         data.signedAuthToken = null;
         data.authToken = null;
         data.authState = 'unauthenticated';
@@ -115,7 +112,8 @@ export function createHandshakeCredentials(
         .catch((error: unknown) => options.log.warn('session claims not delivered', { error }));
     } catch (error) {
       if (error instanceof WardenError && error.name === 'OriginError') {
-        options.log.warn('session cookie from a refused origin', { audit: true, event: 'origin_refused' });
+        // Audited as origin_refused where the refusal is recorded (middleware/refusals.ts).
+        options.log.debug('session cookie from a refused origin');
         Object.defineProperty(error, 'statusCode', { value: CloseCodes.ORIGIN_FORBIDDEN, enumerable: true });
         throw error;
       }
