@@ -1,6 +1,5 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { wallMs } from './timing.ts';
 
@@ -18,38 +17,7 @@ function ensureBuilt(): void {
 /** Keep at most this much of a child's output (the supervisor of a long run logs a lot). */
 const MAX_OUTPUT = 2 * 2 ** 20;
 
-function listenable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function ephemeralPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
-    });
-  });
-}
-
-/** The first of `count` consecutive ports that were all free a moment ago (BROKERS > 1 needs a run). */
-export async function freePortRun(count: number, avoid: ReadonlySet<number> = new Set()): Promise<number> {
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const first = await ephemeralPort();
-    if (first + count > 65535) continue;
-    let ok = true;
-    for (let port = first; port < first + count && ok; port++) {
-      ok = !avoid.has(port) && (port === first || (await listenable(port)));
-    }
-    if (ok) return first;
-  }
-  throw new Error(`no run of ${count} free ports found`);
-}
+export { freePortRun } from '../../test/helpers/processes.ts';
 
 export interface Exit {
   readonly code: number | null;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { parseConfig } from '../../config/index.ts';
+import { CONFIG_DEFAULTS } from '../lib/config-defaults.ts';
 import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,8 +43,7 @@ export const REVOCATION_DEFAULTS: RevocationOptions = {
   cliRounds: 20,
   deauthTimeoutMs: 5_000,
   // The configuration's default, as deployed.
-  revocationPollIntervalMs: parseConfig({}, { authKey: 'd'.repeat(32), sccAuthKey: 'e'.repeat(32) })
-    .revocationPollInterval,
+  revocationPollIntervalMs: CONFIG_DEFAULTS.revocationPollInterval,
 };
 
 export interface RevocationResult {

@@ -1,12 +1,9 @@
-import { parseConfig } from '../../config/index.ts';
+import { CONFIG_DEFAULTS as DEFAULTS } from '../lib/config-defaults.ts';
 import type { MachineInfo } from '../lib/machine.ts';
 import { stacksProblems, stacksTable } from './report.ts';
 import type { StacksResult } from './side-by-side.ts';
 import type { StackId } from './stacks.ts';
 import { medianOf, type MetricName } from './targets.ts';
-
-/** The configuration's defaults, for the figures derived from them. */
-const DEFAULTS = parseConfig({}, { authKey: 'd'.repeat(32), sccAuthKey: 'e'.repeat(32) });
 
 /** The lead's part of BENCHMARKS.md: kept as it is when the file is rewritten from a new run. */
 export const DECISIONS_START = '<!-- decisions:start (kept across bench runs) -->';

@@ -42,13 +42,17 @@ function canBind(port: number): Promise<boolean> {
   });
 }
 
-/** The first of `count` consecutive ports that were free a moment ago (BROKERS > 1 listens on a run). */
-export async function freePortRun(count: number): Promise<number> {
+/**
+ * The first of `count` consecutive ports that were all free a moment ago and not in `avoid`
+ * (BROKERS > 1 listens on a run of ports). The tests and the benches share it.
+ */
+export async function freePortRun(count: number, avoid: ReadonlySet<number> = new Set()): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
     const first = await freePort();
     if (first + count > 65535) continue;
-    let free = true;
-    for (let next = first + 1; next < first + count && free; next++) free = await canBind(next);
+    let free = !avoid.has(first);
+    for (let next = first + 1; next < first + count && free; next++)
+      free = !avoid.has(next) && (await canBind(next));
     if (free) return first;
   }
   throw new Error(`no run of ${count} free ports found`);
