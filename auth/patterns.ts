@@ -79,8 +79,25 @@ function compileOne(pattern: string): Matcher {
   };
 }
 
+/**
+ * Predicates of the pattern lists compiled lately, by the list's text. Every renewal, and every
+ * socket of the same user, brings the same lists in new arrays: sharing their predicate saves a
+ * compilation per token and its closures on every socket. Bounded: the oldest goes first.
+ */
+const compiledLists = new Map<string, Matcher>();
+const COMPILED_LISTS_MAX = 5000;
+
 /** Compiles a list of patterns into one predicate (true when any pattern matches). */
 export function compilePatterns(patterns: readonly string[]): Matcher {
-  const matchers = patterns.map(compileOne);
-  return (name) => matchers.some((match) => match(name));
+  // JSON keeps the key unambiguous whatever a (refused) pattern contains.
+  const key = JSON.stringify(patterns);
+  let predicate = compiledLists.get(key);
+  if (predicate === undefined) {
+    const matchers = patterns.map(compileOne);
+    predicate = (name) => matchers.some((match) => match(name));
+    if (compiledLists.size >= COMPILED_LISTS_MAX)
+      compiledLists.delete(compiledLists.keys().next().value as string);
+    compiledLists.set(key, predicate);
+  }
+  return predicate;
 }

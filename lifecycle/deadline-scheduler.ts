@@ -1,8 +1,9 @@
 /**
  * One timer per worker for many per-socket deadlines (token expiry, renewal): deadlines are kept
  * in one-second buckets and a single timeout fires for the earliest bucket. Scheduling and
- * cancelling are O(1); no `setInterval` per socket. Due items are handed over in slices of 10 so that
- * ten thousand sockets coming due in one second do not stall the event loop.
+ * cancelling are O(1); no `setInterval` per socket. Due items are handed over in slices of 5, with
+ * a rest after each twice as long as the slice took, so that ten thousand sockets coming due in
+ * one second neither stall the event loop nor take more than a third of it.
  *
  * @example
  *   const scheduler = new DeadlineScheduler<Socket>({ onDue: (socket) => renew(socket) });
@@ -13,18 +14,30 @@ export interface DeadlineSchedulerOptions<K> {
   /** Milliseconds since the epoch. */
   readonly now?: () => number;
   /**
-   * How many due items to handle before yielding to the event loop. A renewal costs ~0.12 ms of
+   * How many due items to handle before yielding to the event loop. A renewal costs ~0.3 ms of
    * CPU here, its promise continuations included (they run before the next slice): 500 blocked
-   * the loop for 55-65 ms (bench/, 10,000 sockets due at once), 50 for about 6 ms, which still
-   * put the loop delay's p99 at 13-25 ms; 10 keeps a block near 1.2 ms, and a yield costs a
-   * few microseconds.
+   * the loop for 55-65 ms (bench/, 10,000 sockets due at once), 50 for about 6 ms; 5 keeps a
+   * block near 1.5 ms, and a yield costs a few microseconds.
    */
   readonly sliceSize?: number;
+  /**
+   * After each slice the scheduler rests `restRatio` times as long as the slice kept the loop busy
+   * (its continuations included), at most MAX_REST_MS: a backlog of due items then takes at most
+   * 1 / (1 + restRatio) of the loop, and publishes, handshakes and timers keep their turn while
+   * ten thousand renewals drain. Default 2: a third of the loop. 0: slices back to back.
+   */
+  readonly restRatio?: number;
+  /** A monotonic clock in ms for measuring a slice (performance.now). */
+  readonly monotonic?: () => number;
+  /** Runs `fn` after a rest of `ms` (an unref'd setTimeout). */
+  readonly setRest?: (fn: () => void, ms: number) => void;
   readonly setTimer?: (fn: () => void, ms: number) => unknown;
   readonly clearTimer?: (handle: unknown) => void;
 }
 
 const BUCKET_MS = 1000;
+/** The longest rest between two slices: a busy loop must not starve the backlog. */
+const MAX_REST_MS = 20;
 
 export class DeadlineScheduler<K> {
   private readonly buckets = new Map<number, Set<K>>();
@@ -33,16 +46,25 @@ export class DeadlineScheduler<K> {
   private timerBucket = Infinity;
   private readonly now: () => number;
   private readonly sliceSize: number;
+  private readonly restRatio: number;
+  private readonly monotonic: () => number;
+  private readonly setRest: (fn: () => void, ms: number) => void;
   private readonly setTimer: (fn: () => void, ms: number) => unknown;
   private readonly clearTimer: (handle: unknown) => void;
   private stopped = false;
+  /** Buckets whose time has come, oldest first, still being fired slice by slice. */
+  private readonly dueBuckets: number[] = [];
+  private draining = false;
 
   private readonly options: DeadlineSchedulerOptions<K>;
 
   constructor(options: DeadlineSchedulerOptions<K>) {
     this.options = options;
     this.now = options.now ?? Date.now;
-    this.sliceSize = options.sliceSize ?? 10;
+    this.sliceSize = options.sliceSize ?? 5;
+    this.restRatio = options.restRatio ?? 2;
+    this.monotonic = options.monotonic ?? (() => performance.now());
+    this.setRest = options.setRest ?? ((fn, ms) => setTimeout(fn, ms).unref());
     this.setTimer = options.setTimer ?? ((fn, ms) => setTimeout(fn, ms).unref());
     this.clearTimer = options.clearTimer ?? ((handle) => clearTimeout(handle as NodeJS.Timeout));
   }
@@ -78,22 +100,20 @@ export class DeadlineScheduler<K> {
     return this.bucketOf.has(key);
   }
 
-  /** Fires everything due at the current time; called by the timer, callable by tests. */
+  /**
+   * Fires everything due at the current time; called by the timer, callable by tests. The first
+   * slice runs now, the rest after rests (see `restRatio`); a key cancelled or moved meanwhile is
+   * not fired, since keys stay in their bucket until their turn.
+   */
   runDue(): void {
     this.timer = null;
     this.timerBucket = Infinity;
-    const due: K[] = [];
     const nowBucket = Math.floor(this.now() / BUCKET_MS);
-    for (const [bucket, set] of this.buckets) {
-      if (bucket > nowBucket) continue;
-      for (const key of set) {
-        due.push(key);
-        this.bucketOf.delete(key);
-      }
-      this.buckets.delete(bucket);
-    }
-    this.fireInSlices(due, 0);
-    this.armNext();
+    const known = new Set(this.dueBuckets);
+    for (const bucket of this.buckets.keys())
+      if (bucket <= nowBucket && !known.has(bucket)) this.dueBuckets.push(bucket);
+    this.dueBuckets.sort((a, b) => a - b);
+    if (!this.draining) this.fireSlice();
   }
 
   stop(): void {
@@ -102,18 +122,56 @@ export class DeadlineScheduler<K> {
     this.timer = null;
     this.buckets.clear();
     this.bucketOf.clear();
+    this.dueBuckets.length = 0;
   }
 
-  private fireInSlices(due: K[], from: number): void {
-    const end = Math.min(due.length, from + this.sliceSize);
-    for (let i = from; i < end; i++) {
+  /** The next due key, taken out of its bucket; undefined when nothing more is due. */
+  private takeDue(): K | undefined {
+    while (this.dueBuckets.length > 0) {
+      const bucket = this.dueBuckets[0] as number;
+      const set = this.buckets.get(bucket);
+      const next = set?.values().next();
+      if (set === undefined || next === undefined || next.done === true) {
+        this.dueBuckets.shift();
+        this.buckets.delete(bucket);
+        continue;
+      }
+      set.delete(next.value);
+      this.bucketOf.delete(next.value);
+      if (set.size === 0) {
+        this.buckets.delete(bucket);
+        this.dueBuckets.shift();
+      }
+      return next.value;
+    }
+    return undefined;
+  }
+
+  private fireSlice(): void {
+    this.draining = true;
+    const started = this.monotonic();
+    for (let i = 0; i < this.sliceSize; i++) {
+      const key = this.takeDue();
+      if (key === undefined) break;
       try {
-        this.options.onDue(due[i] as K);
+        this.options.onDue(key);
       } catch {
         // One failing item must not stop the others; onDue reports its own errors.
       }
     }
-    if (end < due.length && !this.stopped) setImmediate(() => this.fireInSlices(due, end));
+    if (this.dueBuckets.length === 0 || this.stopped) {
+      this.draining = false;
+      this.armNext();
+      return;
+    }
+    // By the next turn the slice's continuations have run: the time since `started` is what the
+    // slice cost the loop (and whatever I/O ran meanwhile, which only makes the rest longer).
+    setImmediate(() => {
+      if (this.stopped) return;
+      const rest = Math.min(MAX_REST_MS, (this.monotonic() - started) * this.restRatio);
+      if (rest < 1) this.fireSlice();
+      else this.setRest(() => this.stopped || this.fireSlice(), rest);
+    });
   }
 
   private armNext(): void {

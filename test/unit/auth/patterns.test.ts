@@ -38,6 +38,15 @@ describe('auth/patterns', function () {
     assert.equal(patternProblem('a.>'), null);
   });
 
+  it('shares one predicate between equal pattern lists, and keeps lists that only join alike apart', function () {
+    assert.equal(compilePatterns(['a.*', 'b']), compilePatterns(['a.*', 'b']));
+    assert.notEqual(compilePatterns(['a.*', 'b']), compilePatterns(['b', 'a.*']));
+    // A refused pattern holding a separator must not borrow the predicate of the list it spells.
+    assert.equal(compilePatterns(['a', 'b'])('a'), true);
+    assert.equal(compilePatterns(['a\nb'])('a'), false);
+    assert.equal(compilePatterns(['a","b'])('a'), false);
+  });
+
   it('fills placeholders and drops {tenant} patterns without a tenant', function () {
     const values = { username: 'alice', sub: 'id-1', tenant: null };
     assert.deepEqual(fillPlaceholders(['u.{username}.>', 's.{sub}', 't.{tenant}.>'], values), [

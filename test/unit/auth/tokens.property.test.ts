@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
+import jwt from 'jsonwebtoken';
 import { TokenService, type TokenClaims } from '../../../auth/tokens.ts';
 import { WardenError } from '../../../errors/catalogue.ts';
 import type { User } from '../../../store/types.ts';
@@ -160,6 +161,19 @@ describe('auth/tokens TokenService properties', function () {
         if (value === undefined) delete claims[key];
         else claims[key] = value;
         refused(() => tokens.verify(signRaw(JSON.stringify(claims))));
+      }),
+      RUNS,
+    );
+  });
+
+  it('signs byte for byte what jsonwebtoken signs, for any user and session', function () {
+    fc.assert(
+      fc.property(user, fc.option(fc.string({ minLength: 1, maxLength: 16 })), (u, idp) => {
+        const claims: TokenClaims = { ...tokens.claimsFor(u), ...(idp === null ? {} : { idp }) };
+        const { direct: _direct, cookie: _cookie, ...payload } = claims;
+        const expected = jwt.sign(payload, Buffer.from(KEY, 'utf8'), { algorithm: 'HS256' });
+        assert.equal(tokens.sign(claims), expected);
+        assert.deepEqual(tokens.verify(expected), tokens.verify(tokens.sign(claims)));
       }),
       RUNS,
     );

@@ -62,6 +62,7 @@ describe('lifecycle/DeadlineScheduler', function () {
       onDue: (k) => fired.push(k),
       now: () => 5_000,
       sliceSize: 100,
+      restRatio: 0,
       setTimer: () => null,
       clearTimer: () => {},
     });
@@ -71,5 +72,105 @@ describe('lifecycle/DeadlineScheduler', function () {
     // Each slice runs on its own setImmediate turn: nine more turns finish the batch.
     for (let turn = 0; turn < 9; turn++) await new Promise((resolve) => setImmediate(resolve));
     assert.equal(fired.length, 1000);
+  });
+
+  it('rests between slices as long as each slice kept the loop busy, at most 20 ms', async function () {
+    let clock = 0;
+    const fired: number[] = [];
+    const rests: Array<{ fn: () => void; ms: number }> = [];
+    const scheduler = new DeadlineScheduler<number>({
+      // Each item costs 3 ms of the (injected) monotonic clock.
+      onDue: (k) => {
+        fired.push(k);
+        clock += 3;
+      },
+      now: () => 5_000,
+      sliceSize: 5,
+      restRatio: 1,
+      monotonic: () => clock,
+      setRest: (fn, ms) => rests.push({ fn, ms }),
+      setTimer: () => null,
+      clearTimer: () => {},
+    });
+    for (let i = 0; i < 12; i++) scheduler.schedule(i, 4_000);
+    scheduler.runDue();
+    assert.equal(fired.length, 5);
+    await new Promise((resolve) => setImmediate(resolve));
+    // The slice took 15 ms: the next waits 15 ms, not one turn.
+    assert.equal(fired.length, 5);
+    assert.deepEqual(
+      rests.map((r) => r.ms),
+      [15],
+    );
+    rests.shift()?.fn();
+    assert.equal(fired.length, 10);
+    await new Promise((resolve) => setImmediate(resolve));
+    rests.shift()?.fn();
+    assert.equal(fired.length, 12);
+    assert.equal(rests.length, 0);
+  });
+
+  it('caps a rest at 20 ms and stops resting once stopped', async function () {
+    let clock = 0;
+    const fired: number[] = [];
+    const rests: Array<{ fn: () => void; ms: number }> = [];
+    const scheduler = new DeadlineScheduler<number>({
+      onDue: (k) => {
+        fired.push(k);
+        clock += 100;
+      },
+      now: () => 5_000,
+      sliceSize: 1,
+      monotonic: () => clock,
+      setRest: (fn, ms) => rests.push({ fn, ms }),
+      setTimer: () => null,
+      clearTimer: () => {},
+    });
+    for (let i = 0; i < 3; i++) scheduler.schedule(i, 4_000);
+    scheduler.runDue();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(
+      rests.map((r) => r.ms),
+      [20],
+    );
+    scheduler.stop();
+    rests.shift()?.fn();
+    assert.deepEqual(fired, [0]);
+  });
+
+  it('does not fire a key cancelled or moved while the backlog drains, and takes a newly due one', async function () {
+    let now = 5_000;
+    const fired: number[] = [];
+    const rests: Array<() => void> = [];
+    const scheduler = new DeadlineScheduler<number>({
+      onDue: (k) => fired.push(k),
+      now: () => now,
+      sliceSize: 2,
+      // Every slice "takes" 5 ms, so each is followed by a rest.
+      monotonic: (() => {
+        let clock = 0;
+        return () => (clock += 5);
+      })(),
+      setRest: (fn) => rests.push(fn),
+      setTimer: () => null,
+      clearTimer: () => {},
+    });
+    for (let i = 0; i < 6; i++) scheduler.schedule(i, 4_000);
+    scheduler.runDue();
+    assert.deepEqual(fired, [0, 1]);
+    scheduler.cancel(2);
+    scheduler.schedule(3, 60_000);
+    now = 7_000;
+    scheduler.schedule(9, 6_000);
+    scheduler.runDue();
+    // Still resting: runDue only adds what came due.
+    assert.deepEqual(fired, [0, 1]);
+    while (rests.length > 0 || fired.length < 5) {
+      await new Promise((resolve) => setImmediate(resolve));
+      rests.shift()?.();
+    }
+    assert.deepEqual(fired, [0, 1, 4, 5, 9]);
+    assert.equal(scheduler.has(3), true);
+    assert.equal(scheduler.size, 1);
   });
 });
