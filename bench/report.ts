@@ -1,4 +1,5 @@
 import type { MachineInfo } from './lib/machine.ts';
+import { CONFIG_DEFAULTS } from './lib/config-defaults.ts';
 import type { LoopDelay, Summary } from './lib/stats.ts';
 import { LEAD_MS, type RenewalStallResult } from './renewal/stall.ts';
 import type { StormResult } from './reconnect-storm/storm.ts';
@@ -149,9 +150,31 @@ function renewalSection(result: BenchReport['renewal']): string[] {
       ]),
     ),
     '',
+    ...renewalTargets(result),
+    '',
     ...logLines('Worker warnings/errors', result.workerLog),
   );
   return lines;
+}
+
+/** The renewal targets, judged on the worst wave. */
+function renewalTargets(result: RenewalStallResult): string[] {
+  const { waves, baseline } = result;
+  if (waves.length === 0) return [];
+  const worst = (pick: (wave: RenewalStallResult['waves'][number]) => number) => Math.max(...waves.map(pick));
+  const p99 = worst((wave) => wave.loopDelay.p99);
+  const max = worst((wave) => wave.loopDelay.max);
+  const longestMs = worst((wave) => wave.durationMs ?? Infinity);
+  const interval = CONFIG_DEFAULTS.tokenRenewInterval;
+  const jitterWindowS = Math.min(interval / 10, 300);
+  const verdict = (met: boolean) => (met ? '**met**' : '**not met**');
+  return [
+    `Targets, on the worst wave: event-loop delay p99 <= 5 ms ${verdict(p99 <= 5)} (${cell(p99)} ms); ` +
+      `max <= 25 ms ${verdict(max <= 25)} (${cell(max)} ms; the idle baseline's own max: ${cell(baseline.max)} ms); ` +
+      `every socket renewed within the jitter window (the last tenth of TOKEN_RENEW_INTERVAL, at most 300 s: ` +
+      `${jitterWindowS} s with the default ${interval} s) ${verdict(longestMs <= jitterWindowS * 1000)} ` +
+      `(longest wave ${cell(longestMs / 1000)} s).`,
+  ];
 }
 
 function revocationSection(result: BenchReport['revocation']): string[] {

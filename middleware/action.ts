@@ -38,9 +38,6 @@ export type Authorizer = (action: MiddlewareAction) => void;
 /** An authorizer that may wait (on the store) before it decides; rejecting refuses. */
 export type AsyncAuthorizer = (action: MiddlewareAction) => void | Promise<void>;
 
-/** SC hands each middleware a per-socket async stream of actions. */
-export type ActionStream = AsyncIterable<MiddlewareAction>;
-
 /**
  * What SocketCluster found about the handshake's token (serversocket.js `_validateAuthToken`),
  * handed to HANDSHAKE_SC as `action.data` and then, the same object, to `_processAuthentication`.

@@ -1,7 +1,7 @@
 import type { AGServer } from 'socketcluster-server';
 import { toWardenError } from '../errors/catalogue.ts';
 import type { WardenSocket } from '../sockets/socket-facade.ts';
-import type { ActionStream, AsyncAuthorizer, Authorizer, MiddlewareAction } from './action.ts';
+import type { AsyncAuthorizer, Authorizer, MiddlewareAction } from './action.ts';
 import type { RefusalRecorder } from './refusals.ts';
 
 export interface InboundAuthorizers {
@@ -51,7 +51,7 @@ async function decideAsync(
 
 /**
  * Installs Warden's middleware on an AGServer: SocketCluster allows one middleware function per
- * type, each consuming a per-socket stream of actions, so this dispatches each action to the
+ * type, each given a per-socket stream of actions, so this dispatches each action to the
  * authorizer of its type. Anything without an authorizer is allowed (deny-by-default lives in the
  * authorizers of the actions that carry client intent).
  *
@@ -86,13 +86,6 @@ export function installMiddleware(
     invoke: options.inbound.invoke,
     transmit: options.inbound.invoke,
   };
-  const consume = async (
-    stream: ActionStream,
-    pick: (action: MiddlewareAction) => Authorizer | undefined,
-  ) => {
-    for await (const action of stream)
-      decide(action, pick(action), options.onError, options.onRefused, options.allowed);
-  };
   const limit = options.limit;
   if (limit !== undefined) {
     for (const [type, authorize] of Object.entries(byType) as Array<[MiddlewareAction['type'], Authorizer]>) {
@@ -104,22 +97,42 @@ export function installMiddleware(
   }
   const intent = new Set<MiddlewareAction['type']>(['publishIn', 'subscribe', 'invoke', 'transmit']);
   agServer.setMiddleware(agServer.MIDDLEWARE_INBOUND, (stream) => {
-    void consume(stream as unknown as ActionStream, (action) => {
+    decideOnWrite(stream as unknown as ActionQueue, (action) => {
       if (intent.has(action.type)) options.onActivity?.(action);
-      return byType[action.type];
+      decide(action, byType[action.type], options.onError, options.onRefused, options.allowed);
     });
   });
-  // One stream per connection (the upgrade, then its handshake): awaiting blocks no other socket.
+  // One stream per connection (the upgrade, then its handshake): SC awaits each decision in turn,
+  // and waiting for the store in one handshake blocks no other socket.
   agServer.setMiddleware(agServer.MIDDLEWARE_HANDSHAKE, (stream) => {
-    void (async () => {
-      for await (const action of stream as unknown as ActionStream) {
-        if (action.type === 'handshakeSC')
-          await decideAsync(action, options.handshake, options.onError, options.onRefused);
-        else decide(action, options.upgrade, options.onError, options.onRefused);
-      }
-    })();
+    decideOnWrite(stream as unknown as ActionQueue, (action) => {
+      if (action.type === 'handshakeSC')
+        void decideAsync(action, options.handshake, options.onError, options.onRefused);
+      else decide(action, options.upgrade, options.onError, options.onRefused);
+    });
   });
   if (options.raw !== undefined) guardFrames(agServer, options.raw);
+}
+
+/** The part of SocketCluster's per-socket INBOUND middleware stream that actions are written to. */
+interface ActionQueue {
+  write(action: MiddlewareAction): void;
+}
+
+/**
+ * Decides each action as SocketCluster hands it to a middleware stream, instead of in a consumer
+ * loop per socket (INBOUND) or per connection (HANDSHAKE). socketcluster-server 20.0.1's
+ * `_processMiddlewareAction` (server.js 293-300) writes the action to the stream and then awaits
+ * `action.promise`, which `decide` settles before the write returns (`decideAsync` a little
+ * later); every INBOUND action goes through it (serversocket.js 753, 775 and 1572), and both
+ * handshake actions (server.js 375, serversocket.js 391); closing and killing a stream at
+ * disconnect use its internal `_write`, not `write`.
+ * A loop would cost each socket 2.1 KB of heap while idle (its consumer, promise and async frame)
+ * and each action a hop through the stream's linked list and a promise turn (about 10 µs of
+ * worker CPU per publish).
+ */
+function decideOnWrite(queue: ActionQueue, handle: (action: MiddlewareAction) => void): void {
+  queue.write = handle;
 }
 
 /** Inspects one raw frame of a socket; throwing drops the frame. */

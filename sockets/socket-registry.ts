@@ -2,14 +2,20 @@ import type { WardenSocket } from './socket-facade.ts';
 import type { TokenClaims } from '../auth/tokens.ts';
 
 /**
+ * Sockets under one key: the socket itself while it is the only one (most sessions and tokens
+ * have one socket, and a Set costs ~130 bytes of heap per socket), a Set from the second on.
+ */
+type Members = WardenSocket | Set<WardenSocket>;
+
+/**
  * This worker's authenticated sockets, indexed by user, session, token id and role, so that a
  * revocation, a user change or a role change reaches exactly the affected sockets without a scan.
  */
 export class SocketRegistry {
-  private readonly byUser = new Map<string, Set<WardenSocket>>();
-  private readonly bySession = new Map<string, Set<WardenSocket>>();
-  private readonly byToken = new Map<string, Set<WardenSocket>>();
-  private readonly byRole = new Map<string, Set<WardenSocket>>();
+  private readonly byUser = new Map<string, Members>();
+  private readonly bySession = new Map<string, Members>();
+  private readonly byToken = new Map<string, Members>();
+  private readonly byRole = new Map<string, Members>();
   private readonly entries = new Map<WardenSocket, TokenClaims>();
 
   get size(): number {
@@ -41,19 +47,19 @@ export class SocketRegistry {
   }
 
   ofUser(userId: string): WardenSocket[] {
-    return [...(this.byUser.get(userId) ?? [])];
+    return list(this.byUser.get(userId));
   }
 
   ofSession(sid: string): WardenSocket[] {
-    return [...(this.bySession.get(sid) ?? [])];
+    return list(this.bySession.get(sid));
   }
 
   ofToken(jti: string): WardenSocket[] {
-    return [...(this.byToken.get(jti) ?? [])];
+    return list(this.byToken.get(jti));
   }
 
   ofRole(role: string): WardenSocket[] {
-    return [...(this.byRole.get(role) ?? [])];
+    return list(this.byRole.get(role));
   }
 
   all(): WardenSocket[] {
@@ -61,17 +67,23 @@ export class SocketRegistry {
   }
 }
 
-function add(map: Map<string, Set<WardenSocket>>, key: string, socket: WardenSocket): void {
-  let set = map.get(key);
-  if (set === undefined) {
-    set = new Set();
-    map.set(key, set);
-  }
-  set.add(socket);
+function list(members: Members | undefined): WardenSocket[] {
+  if (members === undefined) return [];
+  return members instanceof Set ? [...members] : [members];
 }
 
-function remove(map: Map<string, Set<WardenSocket>>, key: string, socket: WardenSocket): void {
-  const set = map.get(key);
-  set?.delete(socket);
-  if (set?.size === 0) map.delete(key);
+function add(map: Map<string, Members>, key: string, socket: WardenSocket): void {
+  const members = map.get(key);
+  if (members === undefined) map.set(key, socket);
+  else if (members instanceof Set) members.add(socket);
+  else if (members !== socket) map.set(key, new Set([members, socket]));
+}
+
+function remove(map: Map<string, Members>, key: string, socket: WardenSocket): void {
+  const members = map.get(key);
+  if (members === socket) map.delete(key);
+  else if (members instanceof Set) {
+    members.delete(socket);
+    if (members.size === 1) map.set(key, members.values().next().value as WardenSocket);
+  }
 }
