@@ -43,10 +43,11 @@ export function handshakesIn(frame: unknown): number {
 /**
  * A raw-frame guard: a socket may send `#handshake` once. socketcluster-server 20.0.1 runs a
  * second one through the HANDSHAKE middleware stream it closed after the first
- * (serversocket.js 391 and 459), so the action is never answered, the socket's inbound loop
- * waits on it forever (365-368) and every later frame is buffered unprocessed: 3,000 frames of
- * 60 KB held +177 MB in the worker. The INBOUND middleware never sees `#handshake` (624-636),
- * and the HANDSHAKE one no longer runs, so the guard looks at raw frames (install.ts,
+ * (serversocket.js 391 and 459): with a consumer loop on that stream the action is never
+ * answered, the socket's inbound loop waits on it forever (365-368) and every later frame is
+ * buffered unprocessed (3,000 frames of 60 KB held +177 MB in the worker); answered, as Warden's
+ * middleware now would (install.ts, decideOnWrite), SC counts the client twice. The INBOUND
+ * middleware never sees `#handshake` (624-636), so the guard looks at raw frames (install.ts,
  * guardFrames). A repeated handshake (in a later frame, or twice in one batch) closes the socket
  * with PROTOCOL_VIOLATION; frames still arriving on a closed socket (ws keeps reading until the
  * peer's close frame, up to 30 s) are dropped here instead of queueing behind a dead socket.
