@@ -49,6 +49,18 @@ describe('auth/tokens TokenService', function () {
     assert.deepEqual(tokens.verify(token), claims);
   });
 
+  it('verifies tokens with equal claim lists into one shared frozen list each', function () {
+    const first = tokens.verify(tokens.issue(user()).token);
+    const second = tokens.verify(tokens.issue(user()).token);
+    assert.notEqual(first.jti, second.jti);
+    assert.equal(first.publish, second.publish);
+    assert.equal(first.roles, second.roles);
+    assert.ok(Object.isFrozen(first.publish));
+    const other = tokens.verify(tokens.issue(user({ username: 'bob' })).token);
+    assert.notEqual(other.publish, first.publish);
+    assert.deepEqual(other.publish, ['chat.*', 'user.bob.>']);
+  });
+
   it('gives every token a new jti and keeps the session across renewals', function () {
     const first = tokens.claimsFor(user());
     now += 1000;
