@@ -37,15 +37,18 @@ export interface RoutedClusterClient {
  * for each channel: an AGChannel, a stream consumer, a pending promise and a closure per
  * subscription held for as long as the channel is, about 2 KB of heap each. Here the override
  * on this client INSTANCE only subscribes, and each broker socket's `_channelDataDemux.write`
- * (see BrokerChannelSocket) hands the message to `_handleChannelMessage` at once.
+ * (see BrokerChannelSocket) hands the message to `_handleChannelMessage` at once. Measured with
+ * the bench's warden-scc stack (10,000 subscriptions): 2.45 -> 0.55 KB of heap per subscription,
+ * against 0.41 KB without the cluster; about 0.11 KB of the rest is the broker socket's own record
+ * of the channel (`_channelMap`), which it needs to resubscribe after a reconnect.
  *
  * What stays the library's: which channels a socket delivers (its '#publish' handler checks its
  * own subscriptions, so unsubscribe, closeChannel and the remapping of setBrokers, lines 54-141,
  * stop delivery as before); batched frames (the transport splits an array of packets into
  * '#publish' packets one by one, transport.js lines 300-304); and pubSubBatchDuration batches
  * (one packet {sender, messages} per publish to the broker, unpacked by index.js's message
- * handler, lines 150-156). Messages of a channel arrive once each, in the order the socket received them, and
- * synchronously (one microtask hop sooner than the loop did).
+ * handler, lines 150-156). Messages of a channel arrive once each, in the order the socket
+ * received them, and synchronously (one microtask hop sooner than the loop did).
  *
  * Installed before the client has brokers (scc-broker-client's attach() returns it before its
  * state socket connects), so no channel is ever subscribed through the library's own loop.
