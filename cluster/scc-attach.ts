@@ -1,18 +1,17 @@
 import { createRequire } from 'node:module';
 import type { AGServer } from 'socketcluster-server';
 import type { Logger } from '../log/logger.ts';
+import { routeBrokerChannels, type ChannelClientPool, type RoutedClusterClient } from './broker-channels.ts';
 import { watchBrokers, type WatchedClusterClient } from './broker-watch.ts';
 
 const require = createRequire(import.meta.url);
 
 /** The part of scc-broker-client's ClusterBrokerClient that Warden reads. */
-interface ClusterBrokerClient extends WatchedClusterClient {
+interface ClusterBrokerClient extends WatchedClusterClient, RoutedClusterClient {
   isReady: boolean;
   sccBrokerClientPools: Record<
     string,
-    WatchedClusterClient['sccBrokerClientPools'][string] & {
-      isSubscribed(channel: string, includePending?: boolean): boolean;
-    }
+    WatchedClusterClient['sccBrokerClientPools'][string] & ChannelClientPool
   >;
   mapChannelNameToBrokerURI(channel: string): string;
   listener(event: 'error'): AsyncIterable<{ error: Error }>;
@@ -53,6 +52,8 @@ export interface ClusterAttachment {
   ready: Promise<void>;
   /** Brokers this worker found stalled (see broker-watch.ts); their channels use the others. */
   stalledBrokers(): string[];
+  /** Consumers of channel data on the broker sockets: 0, as channels are routed per socket (broker-channels.ts). */
+  channelConsumers(): number;
 }
 
 /**
@@ -60,7 +61,8 @@ export interface ClusterAttachment {
  * worker registers with the state server, receives the broker list, and from then on every
  * publish (client or `agServer.exchange`) crosses workers through the brokers that rendezvous
  * hashing assigns to its channel. A broker that stops answering is left out of this worker's
- * mapping until it answers again (broker-watch.ts).
+ * mapping until it answers again (broker-watch.ts). The brokers' channel messages reach the
+ * local subscribers through one handler per broker socket (broker-channels.ts).
  *
  * @example
  *   const cluster = attachToCluster(agServer, { stateServerHost: '127.0.0.1', stateServerPort: 7777, ... });
@@ -97,6 +99,8 @@ export function attachToCluster(
     // this worker get the message at once either way; only other workers see the delay.
     ...(options.pubSubBatchDuration === null ? {} : { pubSubBatchDuration: options.pubSubBatchDuration }),
   });
+  // Before the client has any broker (attach() connects to the state server asynchronously).
+  const routing = routeBrokerChannels(client);
   const isReady = () => client.isReady && client.sccBrokerURIList.length > 0;
   const watch = watchBrokers(client, { log: options.log });
   let errorsLogged = 0;
@@ -121,6 +125,7 @@ export function attachToCluster(
     brokerURIs: () => [...client.sccBrokerURIList],
     ready,
     stalledBrokers: () => [...watch.stalled()],
+    channelConsumers: () => routing.channelConsumers(),
   };
 }
 

@@ -21,6 +21,7 @@ export const STACK_IDS = [
   'sio',
   'sio-cluster',
   'warden-solo',
+  'warden-scc',
   'warden-1',
   'warden-2',
 ] as const;
@@ -34,6 +35,7 @@ export const STACK_LABELS: Readonly<Record<StackId, string>> = {
   sio: 'Socket.IO + JWT',
   'sio-cluster': 'Socket.IO cluster-adapter (2 workers)',
   'warden-solo': 'Warden, one worker, no cluster',
+  'warden-scc': "Warden's worker + SCC (1 broker)",
   'warden-1': 'Warden start, 1 worker 1 broker',
   'warden-2': 'Warden start, 2 workers 1 broker',
 };
@@ -114,8 +116,16 @@ async function single(
   };
 }
 
-/** SocketCluster's own cluster: the state server, one scc-broker, one SC worker attached with scc-broker-client. */
-async function sccStack(): Promise<RunningStack> {
+/**
+ * A cluster of one worker: the state server, one scc-broker, and `worker(statePort, authKey)`
+ * attached to them with scc-broker-client (the heap is the worker's).
+ */
+async function clusterOfOne(
+  worker: (
+    statePort: number,
+    authKey: string,
+  ) => Promise<{ server: Server; ready: Extract<FromServer, { type: 'ready' }> }>,
+): Promise<RunningStack> {
   const authKey = randomBytes(24).toString('hex');
   const started: Server[] = [];
   try {
@@ -130,22 +140,18 @@ async function sccStack(): Promise<RunningStack> {
       SCC_BROKER_SERVER_RETRY_DELAY: '200',
     });
     started.push(broker.server);
-    const worker = await forkServer('sc-server.ts', {
-      SC_STACK: 'scc',
-      SCC_STATE_PORT: String(state.ready.port),
-      SCC_AUTH_KEY: authKey,
-    });
-    started.push(worker.server);
+    const attached = await worker(state.ready.port, authKey);
+    started.push(attached.server);
     return {
       protocol: 'sc',
-      port: worker.ready.port,
-      token: worker.ready.token,
+      port: attached.ready.port,
+      token: attached.ready.token,
       processes: [
-        { pid: worker.server.pid ?? 0, role: 'worker' },
+        { pid: attached.server.pid ?? 0, role: 'worker' },
         { pid: broker.server.pid ?? 0, role: 'broker' },
         { pid: state.server.pid ?? 0, role: 'state' },
       ],
-      heap: async () => heapOf(worker.server),
+      heap: async () => heapOf(attached.server),
       stop: async () => {
         for (const server of started.reverse()) await close(server);
       },
@@ -156,14 +162,39 @@ async function sccStack(): Promise<RunningStack> {
   }
 }
 
-async function wardenSolo(extraEnv: Readonly<Record<string, string>>): Promise<RunningStack> {
+/** SocketCluster's own cluster: the state server, one scc-broker, one SC worker attached with scc-broker-client. */
+const sccStack = (): Promise<RunningStack> =>
+  clusterOfOne((statePort, authKey) =>
+    forkServer('sc-server.ts', { SC_STACK: 'scc', SCC_STATE_PORT: String(statePort), SCC_AUTH_KEY: authKey }),
+  );
+
+/**
+ * Warden's worker (warden-solo.ts), alone or, with `cluster`, attached to a cluster of one broker
+ * as `warden worker` attaches (cluster/scc-attach.ts): the heap of a worker on the cluster, which
+ * `warden start` cannot report.
+ */
+async function wardenSolo(
+  extraEnv: Readonly<Record<string, string>>,
+  cluster = false,
+): Promise<RunningStack> {
   const dir = await mkdtemp(join(tmpdir(), 'warden-bench-stacks-'));
   const forgetDir = onInterrupt(() => rmSync(dir, { recursive: true, force: true }));
+  // A worker tells the state server its port before it listens: on the cluster it needs one now.
+  const port = cluster ? { PORT: String(await freePortRun(1)) } : {};
+  const env = {
+    WARDEN_BENCH_DIR: dir,
+    WARDEN_BENCH_ENV: JSON.stringify({ ...WARDEN_BENCH_LIMITS, ...port, ...extraEnv }),
+  };
   try {
-    const stack = await single('sc', 'warden-solo.ts', {
-      WARDEN_BENCH_DIR: dir,
-      WARDEN_BENCH_ENV: JSON.stringify({ ...WARDEN_BENCH_LIMITS, ...extraEnv }),
-    });
+    const stack = cluster
+      ? await clusterOfOne((statePort, authKey) =>
+          forkServer('warden-solo.ts', {
+            ...env,
+            WARDEN_BENCH_STATE_PORT: String(statePort),
+            SCC_AUTH_KEY: authKey,
+          }),
+        )
+      : await single('sc', 'warden-solo.ts', env);
     return {
       ...stack,
       stop: async () => {
@@ -290,6 +321,8 @@ export function startStack(
       return single('sio', 'socketio-server.ts', { SIO_STACK: 'cluster', SIO_WORKERS: '2' }, 'primary');
     case 'warden-solo':
       return wardenSolo(wardenEnv);
+    case 'warden-scc':
+      return wardenSolo(wardenEnv, true);
     case 'warden-1':
       return wardenStart(1, wardenEnv);
     case 'warden-2':

@@ -12,7 +12,10 @@ import { testEnv, testSecrets } from '../../helpers/warden.ts';
  */
 export interface RoleCluster {
   readonly state: RunningProcess;
+  readonly statePort: number;
   readonly brokers: ReadonlyArray<{ readonly process: RunningProcess; readonly port: number }>;
+  /** Starts one more broker (a scale-out) and resolves once the state server has announced it. */
+  startBroker(): Promise<{ process: RunningProcess; port: number }>;
   /** Starts a worker and resolves once it is ready (it has the broker list). */
   startWorker(env?: Record<string, string>): Promise<{ process: RunningProcess; port: number }>;
   /** Stops every process that is still running (workers first). */
@@ -40,22 +43,29 @@ export async function startRoles(options: {
   const state = runWarden(['state'], common);
   all.push(state);
   await state.waitFor(/state server listening/, 30_000);
-  const brokers = [];
-  for (let i = 0; i < options.brokers; i++) {
+  const brokers: { process: RunningProcess; port: number }[] = [];
+  const launchBroker = async () => {
     const port = await freePort();
     const broker = runWarden(['broker'], { ...common, SCC_BROKER_SERVER_PORT: String(port) });
     all.push(broker);
     brokers.push({ process: broker, port });
-  }
-  await Promise.all(brokers.map((b) => b.process.waitFor(/broker listening/, 30_000)));
+    return { process: broker, port };
+  };
   // The state server announces joined brokers after a short delay; a worker that joins first gets
   // an incomplete list (later corrected), so wait until each broker is in the list.
-  await Promise.all(
-    brokers.map((b) => state.waitFor(new RegExp(`broker joined uri=ws://127.0.0.1:${b.port}`), 30_000)),
-  );
+  const joined = async (broker: { process: RunningProcess; port: number }) => {
+    await broker.process.waitFor(/broker listening/, 30_000);
+    await state.waitFor(new RegExp(`broker joined uri=ws://127.0.0.1:${broker.port}`), 30_000);
+    return broker;
+  };
+  const launched = [];
+  for (let i = 0; i < options.brokers; i++) launched.push(await launchBroker());
+  await Promise.all(launched.map(joined));
   return {
     state,
+    statePort,
     brokers,
+    startBroker: async () => joined(await launchBroker()),
     async startWorker(env = {}) {
       const port = await freePort();
       const worker = runWarden(['worker'], { ...common, PORT: String(port), ...env });

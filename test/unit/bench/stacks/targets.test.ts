@@ -70,4 +70,18 @@ describe('bench stacks: targets', () => {
     assert.equal(target?.met, true);
     assert.match(target?.note ?? '', /RSS, not heap/);
   });
+
+  it("judges the heap of Warden's worker on the cluster (warden-scc) where it ran", () => {
+    const scc = stackRound('warden-scc', 1, 1);
+    assert.ok(scc.memory);
+    const rounds = [
+      { ...scc, memory: { ...scc.memory, heapPerSubscriptionKB: 0.55 } },
+      stackRound('warden-1', 1, 1),
+    ];
+    const target = evaluateTargets(rounds).find((t) => t.name === 'per subscription through the cluster');
+    assert.equal(target?.figure, 'warden-scc heap per subscription, KB');
+    assert.equal(target?.median, 0.55);
+    assert.equal(target?.met, false);
+    assert.equal(target?.note, undefined);
+  });
 });
