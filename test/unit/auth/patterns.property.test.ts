@@ -152,4 +152,27 @@ describe('auth/patterns properties', function () {
       RUNS,
     );
   });
+
+  it('accepts exactly the names of the plain definition (byte length, controls, wildcards, segments)', function () {
+    // The definition literalNameProblem implements without allocating, spelled out plainly.
+    const plain = (name: string) =>
+      name !== '' &&
+      Buffer.byteLength(name, 'utf8') <= 256 &&
+      // eslint-disable-next-line no-control-regex
+      !/[\u0000-\u001f\u007f-\u009f]/.test(name) &&
+      !name.includes('*') &&
+      !name.includes('>') &&
+      name.split('.').every((segment) => segment !== '');
+    const names = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'binary', maxLength: 130 }),
+      fc.array(fc.constantFrom('a', '.', '€', '😀', '*'), { maxLength: 140 }).map((parts) => parts.join('')),
+    );
+    fc.assert(
+      fc.property(names, (name) => {
+        assert.equal(literalNameProblem(name) === null, plain(name), JSON.stringify(name));
+      }),
+      { numRuns: 1000 },
+    );
+  });
 });
