@@ -28,6 +28,36 @@ function harness() {
   return { scheduler, fired, timers, advance };
 }
 
+/**
+ * A scheduler whose every due item costs `costMs` of an injected monotonic clock, and whose rests
+ * are recorded (with their length) instead of waited for.
+ */
+function pacedHarness(options: { costMs: number; sliceSize: number; restRatio?: number }) {
+  let clock = 0;
+  const fired: number[] = [];
+  const rests: Array<{ fn: () => void; ms: number }> = [];
+  const scheduler = new DeadlineScheduler<number>({
+    onDue: (k) => {
+      fired.push(k);
+      clock += options.costMs;
+    },
+    now: () => 5_000,
+    sliceSize: options.sliceSize,
+    ...(options.restRatio === undefined ? {} : { restRatio: options.restRatio }),
+    monotonic: () => clock,
+    setRest: (fn, ms) => rests.push({ fn, ms }),
+    setTimer: () => null,
+    clearTimer: () => {},
+  });
+  const due = (count: number) => {
+    for (let i = 0; i < count; i++) scheduler.schedule(i, 4_000);
+    scheduler.runDue();
+  };
+  return { scheduler, fired, rests, due };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 describe('lifecycle/DeadlineScheduler', function () {
   it('fires each key once at its second, with one armed timer', function () {
     const { scheduler, fired, timers, advance } = harness();
@@ -74,28 +104,11 @@ describe('lifecycle/DeadlineScheduler', function () {
     assert.equal(fired.length, 1000);
   });
 
-  it('rests between slices as long as each slice kept the loop busy, at most 20 ms', async function () {
-    let clock = 0;
-    const fired: number[] = [];
-    const rests: Array<{ fn: () => void; ms: number }> = [];
-    const scheduler = new DeadlineScheduler<number>({
-      // Each item costs 3 ms of the (injected) monotonic clock.
-      onDue: (k) => {
-        fired.push(k);
-        clock += 3;
-      },
-      now: () => 5_000,
-      sliceSize: 5,
-      restRatio: 1,
-      monotonic: () => clock,
-      setRest: (fn, ms) => rests.push({ fn, ms }),
-      setTimer: () => null,
-      clearTimer: () => {},
-    });
-    for (let i = 0; i < 12; i++) scheduler.schedule(i, 4_000);
-    scheduler.runDue();
+  it('rests between slices as long as each slice kept the loop busy', async function () {
+    const { fired, rests, due } = pacedHarness({ costMs: 3, sliceSize: 5, restRatio: 1 });
+    due(12);
     assert.equal(fired.length, 5);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     // The slice took 15 ms: the next waits 15 ms, not one turn.
     assert.equal(fired.length, 5);
     assert.deepEqual(
@@ -104,31 +117,16 @@ describe('lifecycle/DeadlineScheduler', function () {
     );
     rests.shift()?.fn();
     assert.equal(fired.length, 10);
-    await new Promise((resolve) => setImmediate(resolve));
+    await nextTurn();
     rests.shift()?.fn();
     assert.equal(fired.length, 12);
     assert.equal(rests.length, 0);
   });
 
   it('caps a rest at 20 ms and stops resting once stopped', async function () {
-    let clock = 0;
-    const fired: number[] = [];
-    const rests: Array<{ fn: () => void; ms: number }> = [];
-    const scheduler = new DeadlineScheduler<number>({
-      onDue: (k) => {
-        fired.push(k);
-        clock += 100;
-      },
-      now: () => 5_000,
-      sliceSize: 1,
-      monotonic: () => clock,
-      setRest: (fn, ms) => rests.push({ fn, ms }),
-      setTimer: () => null,
-      clearTimer: () => {},
-    });
-    for (let i = 0; i < 3; i++) scheduler.schedule(i, 4_000);
-    scheduler.runDue();
-    await new Promise((resolve) => setImmediate(resolve));
+    const { scheduler, fired, rests, due } = pacedHarness({ costMs: 100, sliceSize: 1 });
+    due(3);
+    await nextTurn();
     assert.deepEqual(
       rests.map((r) => r.ms),
       [20],
